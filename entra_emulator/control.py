@@ -1,0 +1,184 @@
+"""The test-control surface: things a real tenant cannot be told to do on demand.
+
+Revoke a user's sessions (continuous access evaluation), rotate signing keys,
+make an endpoint slow or fail for a while, make the next token faulty, change
+a user's roles, and read the log of requests served. It exists only in the
+emulator; the app never calls it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .core import Emulator
+from .state import ENDPOINTS, TOKEN_FAULTS, EndpointFault, TokenFault
+
+bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
+
+
+def _emu() -> Emulator:
+    return current_app.extensions["entra_emulator"]
+
+
+def _bad(message: str):
+    return jsonify({"error": message}), 400
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+@bp.get("/info")
+def info():
+    emu = _emu()
+    m = emu.manifest
+    return jsonify(
+        {
+            "authority_host": emu.authority_host,
+            "ca_certificate": str(emu.ca.cert_path),
+            "identity_endpoint": f"{emu.authority_host}/msi/token",
+            "identity_header": emu.identity_header,
+            "tenants": [{"key": t.key, "id": t.id, "domain": t.domain} for t in m.tenants],
+            "users": [{"username": u.username, "oid": u.oid, "tenant": u.tenant, "roles": u.roles} for u in m.users],
+            "registrations": [
+                {
+                    "key": r.key,
+                    "client_id": r.client_id,
+                    "identifier_uris": r.identifier_uris,
+                    "redirect_uris": r.redirect_uris,
+                    "certificates": {n: str(emu.certificates[n].path) for n in r.certificate_names()},
+                }
+                for r in m.registrations
+            ],
+            "managed_identities": [{"key": mi.key, "client_id": mi.client_id, "principal_id": mi.principal_id}
+                                   for mi in m.managed_identities],
+            "signing_keys": {"active": emu.keys.active.kid, "next": emu.keys.next.kid,
+                             "retired": [k.kid for k in emu.keys.retired]},
+        }
+    )
+
+
+@bp.get("/requests")
+def requests_log():
+    since = request.args.get("since", "0")
+    if not since.isdigit():
+        return _bad("since must be a number")
+    return jsonify({"requests": _emu().state.entries(int(since))})
+
+
+@bp.delete("/requests")
+def clear_requests():
+    emu = _emu()
+    with emu.state.lock:
+        emu.state.log.clear()
+    return "", 204
+
+
+@bp.post("/reset")
+def reset():
+    _emu().state.reset()
+    return "", 204
+
+
+@bp.post("/users/<user_id>/revoke")
+def revoke(user_id: str):
+    emu = _emu()
+    user = emu.manifest.user(user_id)
+    if user is None:
+        return jsonify({"error": "unknown user"}), 404
+    revoked_at = emu.state.revoke_user(user.oid)
+    return jsonify({"user": user.username, "revoked_at": revoked_at})
+
+
+@bp.put("/users/<user_id>/roles")
+def set_roles(user_id: str):
+    emu = _emu()
+    user = emu.manifest.user(user_id)
+    if user is None:
+        return jsonify({"error": "unknown user"}), 404
+    roles = _body().get("roles")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        return _bad("roles must be a list of strings")
+    with emu.state.lock:
+        emu.state.role_overrides[user.oid] = roles
+    return jsonify({"user": user.username, "roles": roles})
+
+
+@bp.post("/keys/rotate")
+def rotate_keys():
+    """Promote the pre-published key, or with ``{"emergency": true}`` sign with a never-published one."""
+    emu = _emu()
+    active = emu.keys.rotate(emergency=bool(_body().get("emergency")))
+    return jsonify({"active": active.kid, "published": [k.kid for k in emu.keys.published()]})
+
+
+@bp.post("/keys/retire")
+def retire_keys():
+    return jsonify({"retired": _emu().keys.retire()})
+
+
+@bp.post("/faults")
+def add_fault():
+    body = _body()
+    endpoint = body.get("endpoint")
+    if endpoint not in ENDPOINTS | {"*"}:
+        return _bad(f"endpoint must be one of {sorted(ENDPOINTS)} or '*'")
+    mode = body.get("mode", "fail")
+    if mode not in ("fail", "slow"):
+        return _bad("mode must be 'fail' or 'slow'")
+    try:
+        status = int(body.get("status", 503))
+        delay = float(body.get("delay", 0 if mode == "fail" else 2.0))
+        seconds = float(body["seconds"]) if "seconds" in body else None
+        count = int(body["count"]) if "count" in body else None
+    except (TypeError, ValueError):
+        return _bad("status, delay, seconds and count must be numbers")
+    if not 400 <= status <= 599 or not 0 <= delay <= 60:
+        return _bad("status must be 4xx/5xx and delay at most 60 s")
+    fault = EndpointFault(
+        mode=mode, status=status, delay=delay, until=time.time() + seconds if seconds else None, remaining=count
+    )
+    emu = _emu()
+    with emu.state.lock:
+        emu.state.endpoint_faults[endpoint] = fault
+    return jsonify({"endpoint": endpoint, "mode": mode, "status": status, "delay": delay,
+                    "seconds": seconds, "count": count}), 201
+
+
+@bp.delete("/faults")
+def clear_faults():
+    emu = _emu()
+    with emu.state.lock:
+        emu.state.endpoint_faults.clear()
+    return "", 204
+
+
+@bp.post("/token-faults")
+def add_token_fault():
+    body = _body()
+    kind = body.get("fault")
+    if kind not in TOKEN_FAULTS:
+        return _bad(f"fault must be one of {sorted(TOKEN_FAULTS)}")
+    token_type = body.get("token_type", "any")
+    if token_type not in ("any", "id_token", "access_token"):
+        return _bad("token_type must be any, id_token or access_token")
+    emu = _emu()
+    with emu.state.lock:
+        emu.state.token_faults.append(TokenFault(kind, token_type, body.get("client_id")))
+    return jsonify({"fault": kind, "token_type": token_type, "client_id": body.get("client_id")}), 201
+
+
+@bp.post("/settings")
+def settings():
+    emu = _emu()
+    body = _body()
+    for key in ("access_token_lifetime", "id_token_lifetime"):
+        if key in body:
+            value = body[key]
+            if not isinstance(value, int) or not 1 <= value <= 86400:
+                return _bad(f"{key} must be an integer number of seconds (1..86400)")
+            emu.state.settings[key] = value
+    return jsonify(emu.state.settings)

@@ -1,0 +1,106 @@
+"""The emulator's parts wired together: manifest, keys, certificates, state, issuer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .manifest import Manifest, Registration, Tenant, User
+from .pki import CertificateCredential, LocalCA, SigningKeys, certificate_credential
+from .protocol import OAuthError
+from .state import EmulatorState
+from .tokens import TokenIssuer
+
+MULTI_TENANT_SEGMENTS = frozenset({"organizations", "common"})
+
+
+@dataclass
+class Emulator:
+    manifest: Manifest
+    state_dir: Path
+    authority_host: str
+    ca: LocalCA
+    keys: SigningKeys
+    certificates: dict[str, CertificateCredential]
+    state: EmulatorState = field(default_factory=EmulatorState)
+    identity_header: str = ""
+    issuer: TokenIssuer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.issuer = TokenIssuer(self.manifest, self.keys, self.state, self.authority_host)
+
+    @classmethod
+    def create(
+        cls, manifest: Manifest, state_dir: Path, authority_host: str, *, identity_header: str
+    ) -> "Emulator":
+        ca = LocalCA(state_dir)
+        certificates = {}
+        for registration in manifest.registrations:
+            for cred in registration.credentials:
+                if cred.type == "certificate":
+                    certificates[cred.name] = certificate_credential(ca, cred.name, expired=cred.expired)
+        return cls(
+            manifest=manifest,
+            state_dir=state_dir,
+            authority_host=authority_host.rstrip("/"),
+            ca=ca,
+            keys=SigningKeys(ca),
+            certificates=certificates,
+            identity_header=identity_header,
+        )
+
+    # -- tenants ----------------------------------------------------------------------
+    def resolve_tenant(self, segment: str) -> Tenant | None:
+        """The tenant named by a URL segment; ``None`` for organizations/common."""
+        if segment.lower() in MULTI_TENANT_SEGMENTS:
+            return None
+        tenant = self.manifest.tenant(segment)
+        if tenant is None or segment == tenant.key:  # keys are manifest-internal, not URL names
+            raise OAuthError(
+                "invalid_tenant",
+                90002,
+                f"Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing "
+                "into the correct cloud.",
+            )
+        return tenant
+
+    def check_tenant_segment(self, segment: str) -> None:
+        if segment.lower() == "consumers":
+            raise OAuthError(
+                "invalid_request", 9002331, "Application is configured for use by Microsoft Account users only."
+            )
+        self.resolve_tenant(segment)
+
+    def endpoint(self, segment: str, path: str) -> str:
+        return f"{self.authority_host}/{segment}/{path}"
+
+    def check_client_in_tenant(self, client: Registration, tenant_key: str) -> None:
+        if not self.manifest.is_provisioned_in(client, tenant_key):
+            tenant = self.manifest.tenant_by_key(tenant_key)
+            raise OAuthError(
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client.client_id}' was not found in the directory "
+                f"'{tenant.display_name}'. The application is single-tenant.",
+            )
+
+    def user_can_sign_in(self, user: User, segment: str) -> bool:
+        tenant = self.resolve_tenant(segment)
+        return tenant is None or tenant.key == user.tenant
+
+    # -- consent ------------------------------------------------------------------------
+    def consented(self, user: User | None, tenant_key: str, client: Registration, resource: Registration) -> set[str]:
+        granted = set(self.manifest.consented_scopes(tenant_key, client, resource))
+        if user is not None:
+            granted |= self.state.user_consent.get((user.oid, client.key, resource.key), set())
+        return granted
+
+    def consent_error(self, client: Registration, missing: set[str], resource: Registration, *, error: str) -> OAuthError:
+        return OAuthError(
+            error,
+            65001,
+            f"The user or administrator has not consented to use the application with ID '{client.client_id}' "
+            f"named '{client.display_name}'. Send an interactive authorization request for this user and resource. "
+            f"Missing: {', '.join(sorted(missing))} on {resource.display_name}.",
+            suberror="consent_required",
+        )

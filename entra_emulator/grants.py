@@ -1,0 +1,345 @@
+"""The token endpoint: one function per grant type, each returning Entra's JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+
+from .client_auth import AuthenticatedClient, authenticate
+from .core import Emulator
+from .manifest import Registration, User
+from .pki import b64url
+from .protocol import OAuthError, ScopeRequest, parse_scopes
+from .state import RefreshGrant
+
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def handle_token_request(emu: Emulator, segment: str, form: dict[str, str], authorization: str | None) -> dict:
+    emu.check_tenant_segment(segment)
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise OAuthError("invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+    handler = {
+        "authorization_code": _authorization_code,
+        "refresh_token": _refresh_token,
+        "client_credentials": _client_credentials,
+        JWT_BEARER_GRANT: _on_behalf_of,
+    }.get(grant_type)
+    if handler is None:
+        raise OAuthError("unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'.")
+    client = authenticate(
+        emu.manifest,
+        emu.issuer,
+        emu.certificates,
+        form,
+        authorization,
+        emu.endpoint(segment, "oauth2/v2.0/token"),
+    )
+    return handler(emu, segment, form, client)
+
+
+# -- authorization code ------------------------------------------------------------------------
+def _authorization_code(emu: Emulator, segment: str, form: dict[str, str], client: AuthenticatedClient) -> dict:
+    code = form.get("code", "")
+    with emu.state.lock:
+        grant = emu.state.codes.get(code)
+        already_redeemed = grant is not None and grant.redeemed
+        if grant is not None:
+            grant.redeemed = True  # single use, whatever happens next
+    if grant is None:
+        raise OAuthError("invalid_grant", 70000, "The provided value for the 'code' parameter is not valid.")
+    if already_redeemed:
+        raise OAuthError(
+            "invalid_grant",
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing "
+            "refresh token.",
+        )
+    if time.time() > grant.expires:
+        raise OAuthError("invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity.")
+    if grant.client_id != client.registration.client_id:
+        raise OAuthError("invalid_grant", 70000, "The code was issued to another client.")
+    if form.get("redirect_uri") != grant.redirect_uri:
+        raise OAuthError(
+            "invalid_grant",
+            50011,
+            f"The redirect URI '{form.get('redirect_uri')}' specified in the request does not match the redirect URI "
+            "of the authorization request.",
+        )
+    if grant.code_challenge:
+        verifier = form.get("code_verifier", "")
+        computed = b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+        if not verifier or not hmac.compare_digest(computed, grant.code_challenge):
+            raise OAuthError(
+                "invalid_grant",
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+            )
+    user = _user(emu, grant.user_oid)
+    if emu.state.is_revoked(user.oid, grant.auth_time):
+        raise _revoked_grant()
+    resource = emu.manifest.registration(grant.resource_key) if grant.resource_key else None
+    return _user_tokens(
+        emu,
+        client=client,
+        user=user,
+        resource=resource,
+        scopes=grant.granted,
+        response_scope=grant.response_scope,
+        reserved=set(grant.reserved),
+        sid=grant.sid,
+        auth_time=grant.auth_time,
+        nonce=grant.nonce,
+        grant_name="authorization_code",
+        want_client_info=form.get("client_info") == "1",
+        acrs=_requested_acrs(grant.claims_request),
+    )
+
+
+# -- refresh token -------------------------------------------------------------------------------
+def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: AuthenticatedClient) -> dict:
+    token = form.get("refresh_token", "")
+    with emu.state.lock:
+        grant = emu.state.refresh_tokens.get(token)
+        reused = grant is not None and grant.used
+        if grant is not None:
+            grant.used = True  # rotated on use: the old one is dead from here on
+    if grant is None or grant.client_id != client.registration.client_id:
+        raise OAuthError("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: unknown refresh token.")
+    if emu.state.is_revoked(grant.user_oid, grant.auth_time):
+        raise _revoked_grant()
+    if reused:
+        raise OAuthError(
+            "invalid_grant",
+            70043,
+            "The refresh token has already been used; refresh tokens are rotated on each use. Sign in again.",
+        )
+    if time.time() > grant.expires:
+        raise OAuthError("invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity.")
+    user = _user(emu, grant.user_oid)
+    request = parse_scopes(emu.manifest, form.get("scope"), allow_empty=True)
+    granted, response_scope = _delegated_scopes(emu, request, user, client.registration, grant.tenant_key)
+    return _user_tokens(
+        emu,
+        client=client,
+        user=user,
+        resource=request.resource,
+        scopes=granted,
+        response_scope=response_scope,
+        reserved=request.reserved | {"offline_access"},
+        sid=grant.sid,
+        auth_time=grant.auth_time,
+        nonce=None,
+        grant_name="refresh_token",
+        want_client_info=form.get("client_info") == "1",
+    )
+
+
+# -- client credentials --------------------------------------------------------------------------
+def _client_credentials(emu: Emulator, segment: str, form: dict[str, str], client: AuthenticatedClient) -> dict:
+    tenant = emu.resolve_tenant(segment)
+    if tenant is None:
+        raise OAuthError(
+            "invalid_request",
+            50059,
+            "No tenant-identifying information found in either the request or implied by any provided credentials.",
+        )
+    emu.check_client_in_tenant(client.registration, tenant.key)
+    request = parse_scopes(emu.manifest, form.get("scope"))
+    if not request.is_default or request.reserved or request.resource is None:
+        raise OAuthError(
+            "invalid_scope",
+            1002012,
+            f"The provided value for scope {form.get('scope')} is not valid. Client credential flows must have a "
+            "scope value with /.default suffixed to the resource identifier (application ID URI).",
+        )
+    roles = emu.manifest.granted_app_roles(tenant.key, client.registration, request.resource)
+    token, lifetime = emu.issuer.app_access_token(
+        client=client.registration,
+        resource=request.resource,
+        roles=sorted(roles),
+        tenant_id=tenant.id,
+        azpacr=client.azpacr,
+    )
+    return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
+
+
+# -- on-behalf-of --------------------------------------------------------------------------------
+def _on_behalf_of(emu: Emulator, segment: str, form: dict[str, str], client: AuthenticatedClient) -> dict:
+    if form.get("requested_token_use") != "on_behalf_of":
+        raise OAuthError("invalid_request", 50034, "The jwt-bearer grant needs requested_token_use=on_behalf_of.")
+    assertion = form.get("assertion")
+    if not assertion:
+        raise OAuthError("invalid_request", 900144, "The request body must contain the following parameter: 'assertion'.")
+    api = client.registration
+    try:
+        claims = jwt.decode(
+            assertion,
+            _assertion_key(emu, assertion),
+            algorithms=["RS256"],
+            options={"require": ["exp", "iat", "aud", "iss", "tid"], "verify_aud": False},
+            leeway=60,
+        )
+    except jwt.ExpiredSignatureError:
+        raise OAuthError("invalid_grant", 500133, "Assertion is not within its valid time range.") from None
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        raise OAuthError("invalid_grant", 50013, f"Assertion failed signature validation. ({type(exc).__name__})") from None
+    if claims.get("iss") != emu.issuer.issuer(str(claims.get("tid"))):
+        raise OAuthError("invalid_grant", 50013, "Assertion issuer is not valid.")
+    own_audiences = {api.client_id, *api.identifier_uris}
+    if claims.get("aud") not in own_audiences:
+        raise OAuthError(
+            "invalid_grant",
+            50013,
+            f"Assertion audience does not match the Client app presenting the assertion. The audience in the "
+            f"assertion was '{claims.get('aud')}' and the expected audience is '{api.client_id}'.",
+        )
+    if "scp" not in claims or claims.get("idtyp") == "app":
+        raise OAuthError("invalid_grant", 50013, "Assertion is an app-only token; on-behalf-of needs a user's token.")
+    user = _user(emu, str(claims.get("oid")))
+    if emu.state.is_revoked(user.oid, claims["iat"]):
+        revoked_at = emu.state.revoked_at[user.oid]
+        challenge = json.dumps({"access_token": {"nbf": {"essential": True, "value": str(revoked_at)}}})
+        raise OAuthError(
+            "interaction_required",
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might "
+            "have changed or reset their password, or an administrator revoked their sessions.",
+            claims=challenge,
+            suberror="token_revoked",
+        )
+    request = parse_scopes(emu.manifest, form.get("scope"))
+    tenant_key = user.tenant
+    emu.check_client_in_tenant(api, tenant_key)
+    granted, response_scope = _delegated_scopes(emu, request, None, api, tenant_key, error="invalid_grant")
+    return _user_tokens(
+        emu,
+        client=client,
+        user=user,
+        resource=request.resource,
+        scopes=granted,
+        response_scope=response_scope,
+        reserved=request.reserved - {"openid", "profile", "email"},
+        sid=str(claims.get("sid", "")),
+        auth_time=int(claims["iat"]),
+        nonce=None,
+        grant_name="on_behalf_of",
+        want_client_info=form.get("client_info") == "1",
+    )
+
+
+def _assertion_key(emu: Emulator, assertion: str):
+    header = jwt.get_unverified_header(assertion)
+    key = emu.keys.find(str(header.get("kid")))
+    if key is None:
+        raise jwt.InvalidKeyError("unknown signing key")
+    return key.private_key.public_key()
+
+
+# -- shared ----------------------------------------------------------------------------------------
+def _user(emu: Emulator, oid: str) -> User:
+    user = emu.manifest.user(oid)
+    if user is None:
+        raise OAuthError("invalid_grant", 50034, "The user account does not exist in the directory.")
+    return user
+
+
+def _revoked_grant() -> OAuthError:
+    return OAuthError(
+        "invalid_grant",
+        50173,
+        "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have "
+        "changed or reset their password, or an administrator revoked their sessions.",
+        suberror="token_revoked",
+    )
+
+
+def _delegated_scopes(
+    emu: Emulator,
+    request: ScopeRequest,
+    user: User | None,
+    client: Registration,
+    tenant_key: str,
+    *,
+    error: str = "invalid_grant",
+) -> tuple[list[str], list[str]]:
+    """The scopes to grant, and the scope string to answer with; refuses unconsented ones."""
+    if request.resource is None:
+        return [], []
+    consented = emu.consented(user, tenant_key, client, request.resource)
+    if request.is_default:
+        if not consented:
+            raise emu.consent_error(client, {".default"}, request.resource, error=error)
+        return sorted(consented), request.qualified([".default"])
+    missing = set(request.values) - consented
+    if missing:
+        raise emu.consent_error(client, missing, request.resource, error=error)
+    return sorted(request.values), request.qualified(request.values)
+
+
+def _requested_acrs(claims_request: str | None) -> list[str] | None:
+    """Authentication-context values asked for in a ``claims`` request (Conditional Access)."""
+    if not claims_request:
+        return None
+    try:
+        parsed = json.loads(claims_request)
+        values = parsed.get("access_token", {}).get("acrs", {})
+        found = values.get("values") or ([values["value"]] if "value" in values else [])
+        return [str(v) for v in found] or None
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _user_tokens(
+    emu: Emulator,
+    *,
+    client: AuthenticatedClient,
+    user: User,
+    resource: Registration | None,
+    scopes: list[str],
+    response_scope: list[str],
+    reserved: set[str],
+    sid: str,
+    auth_time: int,
+    nonce: str | None,
+    grant_name: str,
+    want_client_info: bool,
+    acrs: list[str] | None = None,
+) -> dict:
+    response: dict = {"token_type": "Bearer", "scope": " ".join([*response_scope, *sorted(reserved)])}
+    if resource is not None and scopes:
+        token, lifetime = emu.issuer.delegated_access_token(
+            user=user,
+            client=client.registration,
+            resource=resource,
+            scopes=scopes,
+            sid=sid,
+            azpacr=client.azpacr,
+            grant=grant_name,
+            acrs=acrs,
+        )
+        response.update(access_token=token, expires_in=lifetime, ext_expires_in=lifetime)
+    if "openid" in reserved:
+        response["id_token"] = emu.issuer.id_token(
+            user=user, client=client.registration, nonce=nonce, sid=sid, acrs=acrs
+        )
+    if "offline_access" in reserved:
+        response["refresh_token"] = emu.state.new_refresh_token(
+            RefreshGrant(
+                client_id=client.registration.client_id,
+                user_oid=user.oid,
+                tenant_key=user.tenant,
+                sid=sid,
+                auth_time=auth_time,
+            )
+        )
+    if want_client_info:
+        tenant = emu.manifest.tenant_by_key(user.tenant)
+        response["client_info"] = b64url(json.dumps({"uid": user.oid, "utid": tenant.id}).encode())
+    return response
+

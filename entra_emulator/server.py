@@ -1,0 +1,555 @@
+"""The emulator's HTTP surface: Entra v2.0 endpoints, managed identity, Graph-like
+``/v1.0/me``, and the test-control surface under ``/_emulator``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+import uuid
+from urllib.parse import urlencode
+
+import jwt
+from flask import Flask, Response, g, jsonify, redirect, render_template, request
+
+from .core import Emulator
+from .grants import handle_token_request
+from .protocol import OAuthError, parse_scopes
+from .state import ENDPOINTS, TOKEN_FAULTS, CodeGrant, EndpointFault, PendingAuthorization, SignInSession, TokenFault
+from .tokens import unverified_parts, verify_own_token
+
+SESSION_COOKIE = "emu_session"
+PROMPTS = frozenset({"login", "select_account", "consent", "none"})
+REDACTED_FORM_FIELDS = frozenset({"client_secret", "client_assertion", "assertion", "code", "refresh_token", "code_verifier"})
+
+
+def create_emulator_app(emu: Emulator) -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
+    app.extensions["entra_emulator"] = emu
+
+    @app.before_request
+    def _faults_and_context():
+        g.correlation_id = request.headers.get("client-request-id") or str(uuid.uuid4())
+        g.started = time.time()
+        g.endpoint_name = _endpoint_name()
+        if g.endpoint_name:
+            fault = emu.state.endpoint_fault(g.endpoint_name)
+            if fault is not None:
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.mode == "fail":
+                    return _fault_response(fault)
+        return None
+
+    @app.after_request
+    def _log(response: Response):
+        if request.path.startswith(("/_emulator", "/static")):
+            return response
+        entry = {
+            "time": g.get("started", time.time()),
+            "method": request.method,
+            "path": request.path,
+            "endpoint": g.get("endpoint_name"),
+            "status": response.status_code,
+            "correlation_id": g.get("correlation_id"),
+        }
+        form = request.form if request.method == "POST" else request.args
+        for key in ("grant_type", "client_id", "scope", "requested_token_use", "client_assertion_type", "prompt",
+                    "response_mode", "code_challenge_method", "resource", "claims", "login_hint"):
+            if key in form:
+                entry[key] = form[key]
+        entry["redacted_fields"] = sorted(k for k in form if k in REDACTED_FORM_FIELDS)
+        for key in ("client_auth", "error", "issued", "bearer", "user", "front_channel"):
+            if key in g:
+                entry[key] = g.get(key)
+        emu.state.record(entry)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    @app.errorhandler(OAuthError)
+    def _oauth_error(exc: OAuthError):
+        g.error = {"error": exc.error, "code": exc.code}
+        return jsonify(exc.body(g.get("correlation_id"))), exc.status
+
+    # -- discovery and keys --------------------------------------------------------------
+    @app.get("/<segment>/v2.0/.well-known/openid-configuration")
+    def discovery(segment: str):
+        emu.check_tenant_segment(segment)
+        tenant = emu.resolve_tenant(segment)
+        base = f"{emu.authority_host}/{segment}"
+        issuer = emu.issuer.issuer(tenant.id if tenant else "{tenantid}")
+        return jsonify(
+            {
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "issuer": issuer,
+                "request_uri_parameter_supported": False,
+                "userinfo_endpoint": f"{emu.authority_host}/oidc/userinfo",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "http_logout_supported": True,
+                "frontchannel_logout_supported": True,
+                "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+                "claims_supported": [
+                    "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+                    "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
+                    "name", "tid", "ver", "at_hash", "c_hash", "email",
+                ],
+                "kerberos_endpoint": f"{base}/kerberos",
+                "tenant_region_scope": "EU",
+                "cloud_instance_name": "entra-emulator.invalid",
+                "cloud_graph_host_name": "graph.windows.net",
+                "msgraph_host": "graph.microsoft.com",
+                "rbac_url": "https://pas.windows.net",
+            }
+        )
+
+    @app.get("/<segment>/discovery/v2.0/keys")
+    def jwks(segment: str):
+        emu.check_tenant_segment(segment)
+        return jsonify({"keys": [k.jwk() for k in emu.keys.published()]})
+
+    # -- authorize -------------------------------------------------------------------------
+    @app.route("/<segment>/oauth2/v2.0/authorize", methods=["GET", "POST"])
+    def authorize(segment: str):
+        params = {k: v for k, v in (request.form if request.method == "POST" else request.args).items()}
+        return _authorize(emu, segment, params)
+
+    @app.post("/<segment>/login")
+    def login(segment: str):
+        pending = emu.state.pending.pop(request.form.get("request_id", ""), None)
+        if pending is None or pending.tenant != segment or time.time() - pending.created > 1800:
+            return _error_page(
+                OAuthError("invalid_request", 50058, "This sign-in page has expired or was already used. Start again."),
+            )
+        client = emu.manifest.registration(pending.client_key)
+        assert client is not None
+        if request.form.get("action") == "cancel":
+            return _redirect_error(
+                pending.params,
+                OAuthError("access_denied", 65004, "User declined to consent to access the app."),
+            )
+        user = emu.manifest.user(request.form.get("username", ""))
+        if user is None or not emu.user_can_sign_in(user, segment):
+            return _error_page(OAuthError("invalid_request", 50034, "The user account does not exist in this tenant."))
+        if not emu.manifest.is_provisioned_in(client, user.tenant):
+            return _redirect_error(
+                pending.params,
+                OAuthError("invalid_client", 700016, f"Application '{client.client_id}' is not available in the user's tenant."),
+            )
+        resource = emu.manifest.registration(pending.resource_key) if pending.resource_key else None
+        if resource is not None:
+            missing = set(pending.resource_values) - emu.consented(user, user.tenant, client, resource)
+            if missing:
+                # The page showed the permissions; picking the account accepts them (user consent).
+                with emu.state.lock:
+                    emu.state.user_consent.setdefault((user.oid, client.key, resource.key), set()).update(missing)
+        session = _start_session(user, force_new=pending.params.get("prompt") == "login")
+        return _issue_code(emu, pending, client, user, session)
+
+    # -- token -------------------------------------------------------------------------------
+    @app.post("/<segment>/oauth2/v2.0/token")
+    def token(segment: str):
+        form = {k: v for k, v in request.form.items()}
+        response = handle_token_request(emu, segment, form, request.headers.get("Authorization"))
+        g.issued = _summaries(response)
+        return jsonify(response)
+
+    # -- logout ------------------------------------------------------------------------------------
+    @app.route("/<segment>/oauth2/v2.0/logout", methods=["GET", "POST"])
+    def logout(segment: str):
+        params = request.form if request.method == "POST" else request.args
+        target = params.get("post_logout_redirect_uri")
+        if target and not any(target in r.post_logout_redirect_uris or target in r.redirect_uris
+                               for r in emu.manifest.registrations):
+            return _error_page(
+                OAuthError(
+                    "invalid_request",
+                    50011,
+                    f"The post_logout_redirect_uri '{target}' does not match a URL registered on any application.",
+                )
+            )
+        session = _current_session()
+        frames: list[str] = []
+        if session is not None:
+            session.ended = True
+            user = emu.manifest.user(session.user_oid)
+            issuer = emu.issuer.issuer(emu.manifest.tenant_by_key(user.tenant).id) if user else ""
+            for client_id in sorted(session.clients):
+                client = emu.manifest.registration(client_id)
+                if client and client.front_channel_logout_url:
+                    frames.append(f"{client.front_channel_logout_url}?{urlencode({'sid': session.sid, 'iss': issuer})}")
+            g.user = session.user_oid
+        g.front_channel = frames
+        response = Response(render_template("signed_out.html", frames=frames, target=target))
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=True, samesite="None")
+        return response
+
+    # -- managed identity (App Service protocol) -----------------------------------------------------
+    @app.get("/msi/token")
+    def managed_identity():
+        if not secrets.compare_digest(request.headers.get("X-IDENTITY-HEADER", ""), emu.identity_header):
+            return jsonify({"statusCode": 401, "message": "The X-IDENTITY-HEADER header is missing or wrong."}), 401
+        if request.args.get("api-version") != "2019-08-01":
+            return jsonify({"statusCode": 400, "message": "api-version 2019-08-01 is required."}), 400
+        resource = request.args.get("resource")
+        if not resource:
+            return jsonify({"statusCode": 400, "message": "The resource parameter is required."}), 400
+        mi = emu.manifest.managed_identity(
+            client_id=request.args.get("client_id"), principal_id=request.args.get("object_id")
+        )
+        if mi is None or request.args.get("mi_res_id"):
+            return jsonify({"statusCode": 400, "message": "No managed identity with that identifier is assigned to this host."}), 400
+        token, lifetime = emu.issuer.managed_identity_token(mi, resource)
+        g.issued = _summaries({"access_token": token})
+        return jsonify(
+            {
+                "access_token": token,
+                "expires_on": str(int(time.time()) + lifetime),
+                "resource": resource,
+                "token_type": "Bearer",
+                "client_id": mi.client_id,
+            }
+        )
+
+    # -- Graph-like downstream -----------------------------------------------------------------------
+    @app.get("/v1.0/me")
+    def graph_me():
+        return _graph_me(emu)
+
+    # -- landing page -----------------------------------------------------------------------------
+    @app.get("/")
+    def index():
+        return render_template("index.html", emu=emu)
+
+    from .control import bp as control_bp
+
+    app.register_blueprint(control_bp)
+    return app
+
+
+# ---------------------------------------------------------------------------------------------------
+def _emu() -> Emulator:
+    from flask import current_app
+
+    return current_app.extensions["entra_emulator"]
+
+
+def _endpoint_name() -> str | None:
+    path = request.path
+    if path.endswith("/.well-known/openid-configuration"):
+        return "discovery"
+    if path.endswith("/discovery/v2.0/keys"):
+        return "jwks"
+    if path.endswith(("/oauth2/v2.0/authorize", "/login")):
+        return "authorize"
+    if path.endswith("/oauth2/v2.0/token"):
+        return "token"
+    if path.endswith("/oauth2/v2.0/logout"):
+        return "logout"
+    if path == "/msi/token":
+        return "msi"
+    if path.startswith("/v1.0/"):
+        return "graph"
+    return None
+
+
+def _fault_response(fault: EndpointFault) -> tuple[Response, int]:
+    body = OAuthError(
+        "temporarily_unavailable",
+        50196 if fault.status == 429 else 90033,
+        "A transient error has occurred (emulated outage). Please try again.",
+        status=fault.status,
+    ).body(g.get("correlation_id"))
+    response = jsonify(body)
+    if fault.status in (429, 503):
+        response.headers["Retry-After"] = "1"
+    g.error = {"error": "emulated_fault", "status": fault.status}
+    return response, fault.status
+
+
+def _error_page(exc: OAuthError):
+    g.error = {"error": exc.error, "code": exc.code}
+    return render_template("error.html", error=exc, correlation_id=g.get("correlation_id")), exc.status
+
+
+def _respond(params: dict[str, str], values: dict[str, str]):
+    """Send the authorization response back the way the client asked (query or form_post)."""
+    redirect_uri = params["redirect_uri"]
+    mode = params.get("response_mode") or "query"
+    if mode == "form_post":
+        return render_template("form_post.html", action=redirect_uri, fields=values)
+    separator = "#" if mode == "fragment" else ("&" if "?" in redirect_uri else "?")
+    return redirect(f"{redirect_uri}{separator}{urlencode(values)}", code=302)
+
+
+def _redirect_error(params: dict[str, str], exc: OAuthError):
+    g.error = {"error": exc.error, "code": exc.code}
+    body = exc.body(g.get("correlation_id"))
+    values = {"error": exc.error, "error_description": body["error_description"], "error_uri": body["error_uri"]}
+    if exc.suberror:
+        values["error_subcode"] = exc.suberror
+    if params.get("state"):
+        values["state"] = params["state"]
+    return _respond(params, values)
+
+
+def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
+    # Errors before the redirect URI is trusted are shown on an error page, never redirected.
+    try:
+        emu.check_tenant_segment(segment)
+    except OAuthError as exc:
+        return _error_page(exc)
+    client = emu.manifest.registration(params.get("client_id", ""))
+    if client is None or client.first_party:
+        return _error_page(
+            OAuthError("unauthorized_client", 700016, f"Application with identifier '{params.get('client_id')}' was not found in the directory.")
+        )
+    redirect_uri = params.get("redirect_uri", "")
+    if redirect_uri not in client.redirect_uris:
+        return _error_page(
+            OAuthError(
+                "invalid_request",
+                50011,
+                f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs "
+                f"configured for the application '{client.client_id}'.",
+            )
+        )
+    try:
+        if params.get("response_type") != "code":
+            raise OAuthError("unsupported_response_type", 700054, "response_type must be 'code' for this application.")
+        if params.get("response_mode", "query") not in ("query", "form_post", "fragment"):
+            raise OAuthError("invalid_request", 900144, "response_mode must be query, fragment or form_post.")
+        prompt = params.get("prompt")
+        if prompt and prompt not in PROMPTS:
+            raise OAuthError("invalid_request", 90023, f"Unsupported 'prompt' value '{prompt}'.")
+        challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
+        if challenge and method != "S256":
+            raise OAuthError("invalid_request", 501491, "code_challenge_method must be S256.")
+        if client.require_pkce and not challenge:
+            raise OAuthError(
+                "invalid_request", 9002325, "Proof Key for Code Exchange (S256) is required for this application."
+            )
+        if params.get("claims"):
+            try:
+                if not isinstance(json.loads(params["claims"]), dict):
+                    raise ValueError
+            except ValueError:
+                raise OAuthError("invalid_request", 90100, "The 'claims' parameter is not a valid JSON object.") from None
+        scopes = parse_scopes(emu.manifest, params.get("scope"))
+    except OAuthError as exc:
+        return _redirect_error(params, exc)
+
+    pending = PendingAuthorization(
+        tenant=segment,
+        params=params,
+        client_key=client.key,
+        scopes=scopes.qualified([".default"] if scopes.is_default else scopes.values),
+        resource_key=scopes.resource.key if scopes.resource else None,
+        resource_values=scopes.values,
+        reserved=sorted(scopes.reserved),
+    )
+    session = _current_session()
+    user = emu.manifest.user(session.user_oid) if session else None
+    hint = (params.get("login_hint") or "").lower()
+    if user is not None and (not emu.user_can_sign_in(user, segment) or (hint and hint != user.username.lower())):
+        user = None
+    missing = set()
+    if user is not None and scopes.resource is not None:
+        missing = set(scopes.values) - emu.consented(user, user.tenant, client, scopes.resource)
+
+    if prompt == "none":
+        if user is None or session is None:
+            return _redirect_error(
+                params,
+                OAuthError("login_required", 50058, "A silent sign-in request was sent but no user is signed in."),
+            )
+        if missing:
+            return _redirect_error(params, emu.consent_error(client, missing, scopes.resource, error="interaction_required"))
+        return _issue_code(emu, pending, client, user, session)
+    if prompt is None and user is not None and session is not None and not missing:
+        return _issue_code(emu, pending, client, user, session)
+
+    request_id = secrets.token_urlsafe(24)
+    with emu.state.lock:
+        emu.state.pending[request_id] = pending
+    candidates = [u for u in emu.manifest.users if emu.user_can_sign_in(u, segment)]
+    resource = scopes.resource
+    return render_template(
+        "authorize.html",
+        emu=emu,
+        client=client,
+        segment=segment,
+        request_id=request_id,
+        users=candidates,
+        hint=hint,
+        show_consent=prompt == "consent" or bool(missing) or resource is not None and _needs_user_consent(emu, client, resource, scopes.values),
+        permissions=[s for s in (resource.scopes if resource else []) if s.value in scopes.values],
+        resource=resource,
+        claims=params.get("claims"),
+    )
+
+
+def _needs_user_consent(emu: Emulator, client, resource, values) -> bool:
+    """Whether any tenant lacks admin consent for these scopes (the page then lists them)."""
+    return any(set(values) - emu.manifest.consented_scopes(t.key, client, resource) for t in emu.manifest.tenants
+               if emu.manifest.is_provisioned_in(client, t.key))
+
+
+def _current_session() -> SignInSession | None:
+    emu = _emu()
+    session = emu.state.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+    if session is None or session.ended:
+        return None
+    return session
+
+
+def _start_session(user, *, force_new: bool) -> SignInSession:
+    emu = _emu()
+    current = _current_session()
+    if current is not None and current.user_oid == user.oid and not force_new:
+        g.new_session_cookie = None
+        return current
+    auth_time = emu.state.not_before_revocation(user.oid, int(time.time()))
+    session = SignInSession(user_oid=user.oid, sid=str(uuid.uuid4()), auth_time=auth_time)
+    cookie = secrets.token_urlsafe(32)
+    with emu.state.lock:
+        emu.state.sessions[cookie] = session
+    g.new_session_cookie = cookie
+    return session
+
+
+def _issue_code(emu: Emulator, pending: PendingAuthorization, client, user, session: SignInSession):
+    params = pending.params
+    with emu.state.lock:
+        session.clients.add(client.client_id)
+    code = emu.state.new_code(
+        CodeGrant(
+            client_id=client.client_id,
+            redirect_uri=params["redirect_uri"],
+            user_oid=user.oid,
+            tenant_key=user.tenant,
+            resource_key=pending.resource_key,
+            granted=sorted(pending.resource_values) if pending.resource_values else _default_grant(emu, pending, client, user),
+            response_scope=pending.scopes,
+            reserved=pending.reserved,
+            nonce=params.get("nonce"),
+            code_challenge=params.get("code_challenge"),
+            code_challenge_method=params.get("code_challenge_method"),
+            sid=session.sid,
+            auth_time=session.auth_time,
+            claims_request=params.get("claims"),
+        )
+    )
+    g.user = user.oid
+    values = {"code": code, "session_state": session.sid}
+    if params.get("state"):
+        values["state"] = params["state"]
+    response = _respond(params, values)
+    cookie = g.get("new_session_cookie")
+    if cookie:
+        if not isinstance(response, Response):
+            response = Response(response)
+        response.set_cookie(SESSION_COOKIE, cookie, path="/", secure=True, httponly=True, samesite="None")
+    return response
+
+
+def _default_grant(emu: Emulator, pending: PendingAuthorization, client, user) -> list[str]:
+    if pending.resource_key is None:
+        return []
+    resource = emu.manifest.registration(pending.resource_key)
+    return sorted(emu.consented(user, user.tenant, client, resource)) if resource else []
+
+
+def _summaries(response: dict) -> list[dict]:
+    """What was issued, for the request log: claims that identify a token, never the token."""
+    out = []
+    for kind in ("access_token", "id_token"):
+        token = response.get(kind)
+        if not token:
+            continue
+        try:
+            header, claims = unverified_parts(token)
+        except ValueError:
+            continue
+        out.append(
+            {
+                "kind": kind,
+                "kid": header.get("kid"),
+                "alg": header.get("alg"),
+                **{k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "scp", "roles", "idtyp", "uti", "sid")
+                   if k in claims},
+            }
+        )
+    if "refresh_token" in response:
+        out.append({"kind": "refresh_token"})
+    return out
+
+
+def _graph_me(emu: Emulator):
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    graph = emu.manifest.registration("graph")
+    assert graph is not None
+
+    def unauthorized(message: str, extra: str = ""):
+        response = jsonify({"error": {"code": "InvalidAuthenticationToken", "message": message}})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="", authorization_uri="{emu.authority_host}/common/oauth2/authorize", '
+            f'client_id="{graph.client_id}"{extra}'
+        )
+        return response
+
+    if scheme.lower() != "bearer" or not token:
+        return unauthorized("Access token is empty.")
+    try:
+        claims = verify_own_token(emu.issuer, token.strip(), audience=[graph.client_id, *graph.identifier_uris])
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        return unauthorized(f"Access token validation failure ({type(exc).__name__}).")
+    g.bearer = {k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "scp", "uti", "idtyp")}
+    g.bearer["grant"] = emu.state.issued_by_uti.get(claims.get("uti", ""), {}).get("grant")
+    if claims.get("idtyp") == "app" or "scp" not in claims:
+        return jsonify({"error": {"code": "Authorization_RequestDenied", "message": "/me needs a delegated token."}}), 403
+    if "User.Read" not in str(claims.get("scp", "")).split():
+        return jsonify({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges: User.Read is required."}}), 403
+    user = emu.manifest.user(str(claims.get("oid")))
+    if user is None:
+        return jsonify({"error": {"code": "Request_ResourceNotFound", "message": "The user does not exist."}}), 404
+    if emu.state.is_revoked(user.oid, claims["iat"]):
+        # Continuous access evaluation: Graph answers a claims challenge, not a plain 401.
+        challenge = json.dumps({"access_token": {"nbf": {"essential": True, "value": str(emu.state.revoked_at[user.oid])}}})
+        encoded = base64.b64encode(challenge.encode()).decode()
+        return unauthorized(
+            "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: "
+            "TokenIssuedBeforeRevocationTimestamp",
+            f', error="insufficient_claims", claims="{encoded}"',
+        )
+    tenant = emu.manifest.tenant_by_key(user.tenant)
+    return jsonify(
+        {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+            "id": user.oid,
+            "displayName": user.name,
+            "givenName": user.given_name,
+            "surname": user.surname,
+            "jobTitle": user.job_title,
+            "mail": user.username,
+            "userPrincipalName": user.username,
+            "businessPhones": [],
+            "officeLocation": tenant.display_name,
+        }
+    )
+
+
+# Re-exported for the control surface.
+__all__ = ["create_emulator_app", "ENDPOINTS", "TOKEN_FAULTS", "EndpointFault", "TokenFault"]
