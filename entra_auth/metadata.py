@@ -1,0 +1,52 @@
+"""OpenID Connect discovery for the configured authority, fetched once and kept.
+
+Relying parties must not refetch metadata per request; a failed fetch keeps
+the last good document (and the next caller retries).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import requests
+
+
+class MetadataUnavailable(RuntimeError):
+    """The identity provider's discovery document could not be loaded."""
+
+
+class OidcMetadata:
+    def __init__(self, authority: str, http: requests.Session, *, max_age: float = 24 * 3600):
+        self.authority = authority.rstrip("/")
+        self.url = f"{self.authority}/v2.0/.well-known/openid-configuration"
+        self._http = http
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._document: dict | None = None
+        self._fetched_at = 0.0
+
+    @property
+    def loaded(self) -> bool:
+        return self._document is not None
+
+    def get(self) -> dict:
+        """The discovery document; fetched on first use and refreshed daily."""
+        document = self._document
+        if document is not None and time.monotonic() - self._fetched_at < self._max_age:
+            return document
+        with self._lock:
+            if self._document is not None and time.monotonic() - self._fetched_at < self._max_age:
+                return self._document
+            try:
+                resp = self._http.get(self.url)
+                resp.raise_for_status()
+                fetched = resp.json()
+                if not isinstance(fetched, dict) or "issuer" not in fetched or "jwks_uri" not in fetched:
+                    raise ValueError("not an OpenID Connect discovery document")
+            except (requests.RequestException, ValueError) as exc:
+                if self._document is not None:
+                    return self._document  # last known good
+                raise MetadataUnavailable(f"identity provider metadata unavailable: {type(exc).__name__}") from exc
+            self._document, self._fetched_at = fetched, time.monotonic()
+            return fetched

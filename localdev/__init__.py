@@ -1,0 +1,1 @@
+"""Laptop-only tooling: the embedded Redis server and the one-command local stack."""

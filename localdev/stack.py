@@ -1,0 +1,95 @@
+"""The whole local stack in one process tree: Entra emulator, Redis, the app.
+
+``./run`` calls this. One Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from werkzeug.serving import make_server
+
+import config
+from entra_emulator import EmulatorServer
+from localdev.embedded_redis import EmbeddedRedis
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./run", description=__doc__)
+    parser.add_argument("--port", type=int, default=5000, help="the app's port (default 5000)")
+    parser.add_argument("--emulator-port", type=int, default=5443)
+    parser.add_argument("--check", action="store_true", help="start everything, print the banner, and exit")
+    args = parser.parse_args(argv)
+
+    app_url = f"http://localhost:{args.port}"
+    emulator = EmulatorServer(port=args.emulator_port, state_dir=config.EMULATOR_STATE, app_base_urls=[app_url]).start()
+    redis_server = None
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        redis_server = EmbeddedRedis(config.INSTANCE / "redis").start()
+        redis_url = redis_server.url
+    # The app reads only its environment: point it at what was just started.
+    os.environ.update(
+        {
+            "APP_ENV": os.environ.get("APP_ENV", "development"),
+            "ENTRA_AUTHORITY_HOST": emulator.url,
+            "ENTRA_CA_BUNDLE": str(emulator.ca_path),
+            "DOWNSTREAM_API_BASE_URL": f"{emulator.url}/v1.0",
+            "REDIS_URL": redis_url,
+            "PUBLIC_BASE_URL": app_url,
+            # App Service-style managed identity, served by the emulator.
+            "IDENTITY_ENDPOINT": emulator.identity_endpoint,
+            "IDENTITY_HEADER": emulator.emulator.identity_header,
+        }
+    )
+    from app import create_app
+
+    server = None
+    serving = False
+    try:
+        app = create_app()
+        server = make_server("127.0.0.1", args.port, app, threaded=True)
+        print(banner(app_url, emulator, redis_url), flush=True)
+        if args.check:
+            return 0
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        serving = True
+        stop.wait()
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        if server is not None:
+            if serving:
+                server.shutdown()  # waits for serve_forever, so only when it runs
+            server.server_close()
+        emulator.stop()
+        if redis_server is not None:
+            redis_server.stop()
+
+
+def banner(app_url: str, emulator: EmulatorServer, redis_url: str) -> str:
+    users = [u for u in emulator.emulator.manifest.users if not u.username.startswith("loaduser")]
+    lines = [
+        "",
+        f"  Orders app         {app_url}   <- open this and sign in",
+        f"  Entra emulator     {emulator.url}   (CA: {emulator.ca_path})",
+        f"  Redis              {redis_url}",
+        "",
+        "  Sign in as (no password, pick on the emulator's page):",
+        *(f"    {u.username:<26} {u.name}{'  [' + ', '.join(u.roles) + ']' if u.roles else ''}" for u in users),
+        "",
+        "  Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
