@@ -196,3 +196,30 @@ def sign_in_with_msal(emulator, http, browser, username: str, scopes: list[str],
     auth_response = authorization_response(pick_account(browser, flow["auth_uri"], username))
     result = app.acquire_token_by_auth_code_flow(flow, auth_response)
     return app, flow, result
+
+
+def app_settings(emulator, redis_url: str, **overrides) -> dict:
+    """Test configuration pointing the app at the session's emulator and Redis."""
+    creds = emulator.emulator.certificates
+    return {
+        "APP_ENV": "testing",
+        "ENTRA_AUTHORITY_HOST": emulator.url,
+        "ENTRA_CA_BUNDLE": str(emulator.ca_path),
+        "ENTRA_CLIENT_CERTIFICATE_PATH": str(creds["orders-web"].path),
+        "API_CLIENT_CERTIFICATE_PATH": str(creds["orders-api"].path),
+        "DOWNSTREAM_API_BASE_URL": f"{emulator.url}/v1.0",
+        "REDIS_URL": redis_url,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app(emulator, redis_server, redis_client):
+    from app import create_app
+
+    return create_app(app_settings(emulator, redis_server))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
