@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -90,3 +91,6 @@ def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
         requests.get(f"http://localhost:{app_port}/healthz", timeout=2)
     leftover = subprocess.run(["pgrep", "-f", f"--port {emulator_port}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
+    redis_url = re.search(r"redis://127\.0\.0\.1:\d+/0", "".join(banner)).group(0)
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
