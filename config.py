@@ -51,6 +51,7 @@ class BaseConfig:
     API_CLIENT_SECRET: str | None = None
     API_CLIENT_CERTIFICATE_PATH: str | None = None
     API_CLIENT_CREDENTIALS: str | None = None
+    API_ALLOWED_CLIENT_APPS: list[str] = []  # optional allow-list of calling apps (azp/appid)
     API_BASE_URL: str | None = None  # None: this app
     API_SCOPES: list[str] = []
 
@@ -123,7 +124,7 @@ _STRINGS = (
     "REDIS_URL",
     "PUBLIC_BASE_URL",
 )
-_COMMA_LISTS = ("ENTRA_ALLOWED_TENANTS", "API_AUDIENCE", "TOKEN_CACHE_KEYS", "ENABLED_BLUEPRINTS")
+_COMMA_LISTS = ("ENTRA_ALLOWED_TENANTS", "API_AUDIENCE", "API_ALLOWED_CLIENT_APPS", "TOKEN_CACHE_KEYS", "ENABLED_BLUEPRINTS")
 _SPACE_LISTS = ("API_SCOPES", "DOWNSTREAM_API_SCOPES")
 
 

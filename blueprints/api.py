@@ -1,7 +1,77 @@
-"""The API tier (resource server). Bearer validation lands with the API issue."""
+"""The API tier (resource server): every request carries a validated bearer token.
+
+Delegated callers need a scope (``scp``); app-only callers need an app role.
+An employee sees their own orders; ``Orders.Admin`` sees the tenant's; the
+``Orders.Read.All`` app role reads the tenant's. Nothing crosses tenants.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import redis
+from flask import Blueprint, abort, g, jsonify, request
+
+from entra_auth.authorization import is_app_only, roles_of
+from entra_auth.flask_ext import entra_state
+from entra_auth.flask_protect import current_token, register_error_handlers, require_scope, require_scope_or_app_role
+from orders_store import OrderStore, OrderValidationError, validate_new_order
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+register_error_handlers(bp)
+
+MAX_BODY_BYTES = 8 * 1024
+
+
+def _store() -> OrderStore:
+    return OrderStore(entra_state().redis)
+
+
+def _sees_whole_tenant() -> bool:
+    claims = current_token.claims
+    if is_app_only(claims):
+        return "Orders.Read.All" in roles_of(claims)
+    return "Orders.Admin" in roles_of(claims)
+
+
+@bp.errorhandler(redis.RedisError)
+def _redis_down(exc: redis.RedisError):
+    response = jsonify({"error": "temporarily_unavailable", "message": "Storage is unavailable; try again shortly.",
+                        "request_id": g.get("request_id")})
+    response.headers["Retry-After"] = "5"
+    return response, 503
+
+
+@bp.get("/orders")
+@require_scope_or_app_role("Orders.Read", "Orders.Read.All")
+def list_orders():
+    tid = current_token.tid
+    orders = _store().list_for_tenant(tid) if _sees_whole_tenant() else _store().list_for_owner(tid, current_token.oid)
+    return jsonify({"orders": [o.to_json() for o in orders], "scope": "tenant" if _sees_whole_tenant() else "own"})
+
+
+@bp.get("/orders/<order_id>")
+@require_scope_or_app_role("Orders.Read", "Orders.Read.All")
+def get_order(order_id: str):
+    order = _store().get(current_token.tid, order_id)
+    # Someone else's order is "not found", not "forbidden": no existence leak.
+    if order is None or (not _sees_whole_tenant() and order.owner_oid != current_token.oid):
+        abort(404, "No such order.")
+    return jsonify(order.to_json())
+
+
+@bp.post("/orders")
+@require_scope("Orders.Write")
+def create_order():
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        abort(413, f"The body may be at most {MAX_BODY_BYTES} bytes.")
+    if not request.is_json:
+        return jsonify({"error": "invalid_request", "errors": {"body": "send application/json"}}), 415
+    body = request.get_json(silent=True)
+    try:
+        fields = validate_new_order(body)
+    except OrderValidationError as exc:
+        return jsonify({"error": "invalid_request", "errors": exc.errors}), 400
+    claims = current_token.claims
+    order = _store().create(
+        tid=current_token.tid, owner_oid=current_token.oid, owner_name=str(claims.get("name", ""))[:100], **fields
+    )
+    return jsonify(order.to_json()), 201

@@ -9,6 +9,8 @@ import requests
 from flask import Flask, current_app
 
 from .http import build_http_session
+from .jwks import JwksCache
+from .jwt_validation import TokenValidator, policy_from_settings
 from .metadata import OidcMetadata
 from .redis_client import connect
 
@@ -22,6 +24,9 @@ class EntraState:
     http: requests.Session
     redis: redis.Redis
     metadata: OidcMetadata
+    jwks: JwksCache
+    validator: TokenValidator  # bearer tokens for the API tier
+    allowed_client_apps: frozenset[str] | None = None
 
 
 def init_app(app: Flask, redis_url: str) -> EntraState:
@@ -30,13 +35,29 @@ def init_app(app: Flask, redis_url: str) -> EntraState:
     cfg = app.config
     timeout = float(cfg["HTTP_TIMEOUT_SECONDS"])
     http = build_http_session(cfg.get("ENTRA_CA_BUNDLE"), timeout=(min(3.05, timeout), timeout))
+    metadata = OidcMetadata(f"{cfg['ENTRA_AUTHORITY_HOST']}/{cfg['ENTRA_TENANT_ID']}", http)
+    jwks = JwksCache(lambda: metadata.get()["jwks_uri"], http)
     state = EntraState(
         http=http,
         redis=connect(redis_url, timeout=float(cfg["REDIS_TIMEOUT_SECONDS"])),
-        metadata=OidcMetadata(f"{cfg['ENTRA_AUTHORITY_HOST']}/{cfg['ENTRA_TENANT_ID']}", http),
+        metadata=metadata,
+        jwks=jwks,
+        validator=TokenValidator(
+            policy_from_settings(cfg["ENTRA_AUTHORITY_HOST"], cfg.get("API_AUDIENCE") or [], allowed_tenants(cfg)),
+            jwks,
+        ),
+        allowed_client_apps=frozenset(cfg["API_ALLOWED_CLIENT_APPS"]) if cfg.get("API_ALLOWED_CLIENT_APPS") else None,
     )
     app.extensions[EXTENSION_KEY] = state
     return state
+
+
+def allowed_tenants(cfg) -> list[str]:
+    """ENTRA_ALLOWED_TENANTS, or the one configured tenant when it is a specific one."""
+    if cfg.get("ENTRA_ALLOWED_TENANTS"):
+        return list(cfg["ENTRA_ALLOWED_TENANTS"])
+    tenant = cfg["ENTRA_TENANT_ID"]
+    return [] if tenant.lower() in ("organizations", "common") else [tenant]
 
 
 def entra_state() -> EntraState:

@@ -11,8 +11,10 @@ import time
 
 import requests
 
+from .errors import IdentityProviderUnavailable
 
-class MetadataUnavailable(RuntimeError):
+
+class MetadataUnavailable(IdentityProviderUnavailable):
     """The identity provider's discovery document could not be loaded."""
 
 
@@ -47,6 +49,6 @@ class OidcMetadata:
             except (requests.RequestException, ValueError) as exc:
                 if self._document is not None:
                     return self._document  # last known good
-                raise MetadataUnavailable(f"identity provider metadata unavailable: {type(exc).__name__}") from exc
+                raise MetadataUnavailable("identity provider metadata unavailable") from exc
             self._document, self._fetched_at = fetched, time.monotonic()
             return fetched

@@ -1,0 +1,50 @@
+"""Who is calling, and may they: delegated scopes (``scp``) versus app roles (``roles``)."""
+
+from __future__ import annotations
+
+from .errors import InsufficientScope
+from .jwt_validation import ValidatedToken
+
+
+def is_app_only(claims: dict) -> bool:
+    """An app-only token: ``idtyp: app`` where Entra sends it, otherwise no ``scp`` at all."""
+    if "idtyp" in claims:
+        return claims["idtyp"] == "app"
+    return "scp" not in claims
+
+
+def scopes_of(claims: dict) -> frozenset[str]:
+    scp = claims.get("scp")
+    # Exact items of a space-delimited list: Orders.ReadWrite is not Orders.Read.
+    return frozenset(scp.split(" ")) if isinstance(scp, str) else frozenset()
+
+
+def roles_of(claims: dict) -> frozenset[str]:
+    roles = claims.get("roles")
+    return frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else frozenset()
+
+
+def authorize(
+    token: ValidatedToken,
+    *,
+    scopes: tuple[str, ...] = (),
+    app_roles: tuple[str, ...] = (),
+    allowed_apps: frozenset[str] | None = None,
+) -> None:
+    """Raise ``InsufficientScope`` unless the token carries one of ``scopes`` (user
+    tokens) or one of ``app_roles`` (app-only tokens). An empty tuple means that
+    kind of caller is not allowed at all."""
+    claims = token.claims
+    caller_app = claims.get("azp") or claims.get("appid")
+    if allowed_apps is not None and caller_app not in allowed_apps:
+        raise InsufficientScope("calling application not allowed", [*scopes, *app_roles])
+    if is_app_only(claims):
+        if not app_roles:
+            raise InsufficientScope("app-only token on a user endpoint", list(scopes))
+        if not roles_of(claims) & set(app_roles):
+            raise InsufficientScope("missing app role", list(app_roles))
+        return
+    if not scopes:
+        raise InsufficientScope("user token on an app-only endpoint", list(app_roles))
+    if not scopes_of(claims) & set(scopes):
+        raise InsufficientScope("missing scope", list(scopes))
