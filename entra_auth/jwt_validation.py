@@ -84,7 +84,8 @@ def parse_compact(token: str) -> tuple[dict, dict, bytes, bytes]:
         header = json.loads(_b64decode(header_b64))
         claims = json.loads(_b64decode(payload_b64))
         signature = _b64decode(signature_b64)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: deeply nested JSON inside the size limit.
         raise InvalidToken("malformed token") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise InvalidToken("malformed token")
@@ -121,7 +122,7 @@ class TokenValidator:
             raise InvalidToken("token names its own key")
         if "crit" in header:
             raise InvalidToken("unsupported critical header")
-        if "typ" in header and header["typ"] not in _ACCEPTED_TYP:
+        if "typ" in header and (not isinstance(header["typ"], str) or header["typ"] not in _ACCEPTED_TYP):
             raise InvalidToken("wrong token type")
         if not isinstance(header.get("kid"), str) or not header["kid"]:
             raise InvalidToken("missing key id")

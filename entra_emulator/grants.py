@@ -106,10 +106,13 @@ def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: Au
     token = form.get("refresh_token", "")
     with emu.state.lock:
         grant = emu.state.refresh_tokens.get(token)
+        # Another client presenting it must not burn the owner's token.
+        if grant is not None and grant.client_id != client.registration.client_id:
+            grant = None
         reused = grant is not None and grant.used
         if grant is not None:
             grant.used = True  # rotated on use: the old one is dead from here on
-    if grant is None or grant.client_id != client.registration.client_id:
+    if grant is None:
         raise OAuthError("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: unknown refresh token.")
     if emu.state.is_revoked(grant.user_oid, grant.auth_time):
         raise _revoked_grant()
@@ -192,7 +195,9 @@ def _on_behalf_of(emu: Emulator, segment: str, form: dict[str, str], client: Aut
     if claims.get("iss") != emu.issuer.issuer(str(claims.get("tid"))):
         raise OAuthError("invalid_grant", 50013, "Assertion issuer is not valid.")
     own_audiences = {api.client_id, *api.identifier_uris}
-    if claims.get("aud") not in own_audiences:
+    aud = claims.get("aud")
+    # A list audience (or any non-string) is refused, and must not reach the set look-up (unhashable).
+    if not isinstance(aud, str) or aud not in own_audiences:
         raise OAuthError(
             "invalid_grant",
             50013,
@@ -237,7 +242,8 @@ def _assertion_key(emu: Emulator, assertion: str):
     header = jwt.get_unverified_header(assertion)
     key = emu.keys.find(str(header.get("kid")))
     if key is None:
-        raise jwt.InvalidKeyError("unknown signing key")
+        # Not InvalidKeyError: that is no InvalidTokenError, and the caller would answer 500.
+        raise jwt.InvalidSignatureError("unknown signing key")
     return key.private_key.public_key()
 
 

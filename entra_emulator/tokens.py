@@ -262,7 +262,8 @@ def verify_own_token(issuer: TokenIssuer, token: str, *, audience: str | list[st
         raise jwt.InvalidAlgorithmError("only RS256 is accepted")
     key = issuer.keys.find(str(header.get("kid")))
     if key is None:
-        raise jwt.InvalidKeyError("signing key not found")
+        # Not InvalidKeyError: that is no InvalidTokenError, and callers would answer 500.
+        raise jwt.InvalidSignatureError("signing key not found")
     tid = str(unverified.get("tid", ""))
     return jwt.decode(
         token,

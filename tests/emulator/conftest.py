@@ -15,10 +15,7 @@ from tests.conftest import (
     sign_in_with_msal,
 )
 
-from .helpers import fetch_jwks
-
-TOKEN_EXCHANGE = "api://AzureADTokenExchange"
-SYSTEM_MI_CLIENT_ID = "e0000005-0000-4000-8000-000000000002"  # principal id not on any federated credential
+from .helpers import TOKEN_EXCHANGE, fetch_jwks
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ import requests
 
 from tests.conftest import HOME_TENANT_ID
 
+TOKEN_EXCHANGE = "api://AzureADTokenExchange"
+SYSTEM_MI_CLIENT_ID = "e0000005-0000-4000-8000-000000000002"  # its principal id is on no federated credential
+
 
 def unverified(token: str) -> dict:
     """The claims of a JWT, unverified (for asserting on what was issued)."""

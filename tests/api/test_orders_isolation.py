@@ -1,0 +1,98 @@
+"""Resource rules: an employee sees their own orders, Orders.Admin and the daemon the tenant's,
+and nobody crosses tenants. Someone else's order is "not found", exactly like a missing one."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import FOREIGN_TENANT_ID, HOME_TENANT_ID
+
+from .conftest import READ, READ_WRITE
+from .helpers import ADELE, LEE, LOADUSER, MEGAN, bearer, claims_of
+
+
+@pytest.fixture
+def orders(client, tokens):
+    """Megan's and loaduser01's orders (home tenant) and Lee's (foreign tenant), created through the API."""
+
+    def create(username: str, item: str) -> dict:
+        resp = client.post("/api/orders", json={"item": item, "quantity": 2, "note": "for the team"},
+                           headers=bearer(tokens.user(username, READ_WRITE)))
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()
+
+    return {"megan": create(MEGAN, "Megan's stapler"), "loaduser": create(LOADUSER, "Loaduser's pens"),
+            "lee": create(LEE, "Lee's paper")}
+
+
+def _list(client, token) -> tuple[set[str], str]:
+    resp = client.get("/api/orders", headers=bearer(token))
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    return {o["id"] for o in body["orders"]}, body["scope"]
+
+
+def _not_found_shape(resp) -> dict:
+    assert resp.status_code == 404 and resp.mimetype == "application/json"
+    return {k: v for k, v in resp.get_json().items() if k != "request_id"}
+
+
+def test_an_order_belongs_to_its_creator_and_tenant(orders, tokens):
+    megan = claims_of(tokens.user(MEGAN, READ_WRITE))
+    order = orders["megan"]
+    assert (order["tid"], order["owner_oid"], order["owner_name"]) == (HOME_TENANT_ID, megan["oid"], "Megan Bowen")
+    assert orders["lee"]["tid"] == FOREIGN_TENANT_ID
+
+
+def test_an_employee_sees_only_their_own_orders(client, tokens, orders):
+    assert _list(client, tokens.user(MEGAN, READ)) == ({orders["megan"]["id"]}, "own")
+    assert _list(client, tokens.user(LOADUSER, READ)) == ({orders["loaduser"]["id"]}, "own")
+
+
+def test_an_employee_gets_404_for_a_colleagues_order_same_as_for_a_missing_one(client, tokens, orders):
+    token = tokens.user(LOADUSER, READ)
+    own = client.get(f"/api/orders/{orders['loaduser']['id']}", headers=bearer(token))
+    assert own.status_code == 200 and own.get_json()["item"] == "Loaduser's pens"
+    theirs = client.get(f"/api/orders/{orders['megan']['id']}", headers=bearer(token))
+    missing = client.get(f"/api/orders/{uuid.uuid4()}", headers=bearer(token))
+    assert _not_found_shape(theirs) == _not_found_shape(missing)
+    assert "stapler" not in theirs.get_data(as_text=True)
+
+
+def test_an_admin_sees_the_whole_tenant_and_only_it(client, tokens, orders):
+    token = tokens.user(ADELE, READ)
+    assert _list(client, token) == ({orders["megan"]["id"], orders["loaduser"]["id"]}, "tenant")
+    resp = client.get(f"/api/orders/{orders['megan']['id']}", headers=bearer(token))
+    assert resp.status_code == 200 and resp.get_json()["item"] == "Megan's stapler"
+    assert _not_found_shape(client.get(f"/api/orders/{orders['lee']['id']}", headers=bearer(token)))
+
+
+def test_a_foreign_tenant_admin_sees_none_of_the_home_tenants_orders(client, tokens, orders):
+    token = tokens.user(LEE, READ)
+    assert "Orders.Admin" in claims_of(token)["roles"]
+    assert _list(client, token) == ({orders["lee"]["id"]}, "tenant")
+    theirs = client.get(f"/api/orders/{orders['megan']['id']}", headers=bearer(token))
+    missing = client.get(f"/api/orders/{uuid.uuid4()}", headers=bearer(token))
+    assert _not_found_shape(theirs) == _not_found_shape(missing)
+
+
+def test_the_daemon_sees_its_tenants_orders(client, tokens, orders):
+    token = tokens.daemon()
+    assert _list(client, token) == ({orders["megan"]["id"], orders["loaduser"]["id"]}, "tenant")
+    assert client.get(f"/api/orders/{orders['loaduser']['id']}", headers=bearer(token)).status_code == 200
+    assert client.get(f"/api/orders/{orders['lee']['id']}", headers=bearer(token)).status_code == 404
+
+
+def test_orders_are_stored_under_their_tenant(orders, redis_client):
+    keys = {k.decode() for k in redis_client.keys("orders:*")}
+    assert f"orders:{{{HOME_TENANT_ID}}}:order:{orders['megan']['id']}" in keys
+    assert f"orders:{{{FOREIGN_TENANT_ID}}}:order:{orders['lee']['id']}" in keys
+    assert not any(orders["lee"]["id"] in k for k in keys if HOME_TENANT_ID in k)
+
+
+@pytest.mark.parametrize("order_id", ["not-a-uuid", "..%2F..%2Fall", "*", "%00", "x" * 300])
+def test_odd_order_ids_are_plain_404s(client, tokens, orders, order_id):
+    resp = client.get(f"/api/orders/{order_id}", headers=bearer(tokens.user(ADELE, READ)))
+    assert resp.status_code == 404 and resp.mimetype == "application/json"

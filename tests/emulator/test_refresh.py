@@ -1,0 +1,60 @@
+"""Refresh tokens: rotated on every use, the old one refused afterwards."""
+
+from __future__ import annotations
+
+from tests.conftest import API_SCOPE_READ, API_SCOPE_WRITE, sign_in_with_msal
+
+from .helpers import assert_entra_error, unverified
+
+MEGAN = "megan@contoso.example"
+
+
+def test_refresh_rotates_and_refuses_the_old_token(emulator, http, browser):
+    app, _, first = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
+    old_rt = first["refresh_token"]
+    second = app.acquire_token_by_refresh_token(old_rt, [API_SCOPE_READ])
+    assert "access_token" in second, second
+    assert second["refresh_token"] != old_rt
+    assert unverified(second["access_token"])["oid"] == unverified(first["access_token"])["oid"]
+    assert unverified(second["id_token"])["sid"] == unverified(first["id_token"])["sid"]
+
+    replay = app.acquire_token_by_refresh_token(old_rt, [API_SCOPE_READ])
+    assert_entra_error(replay, "invalid_grant", 70043)
+    # The rotated one still works (once).
+    assert "access_token" in app.acquire_token_by_refresh_token(second["refresh_token"], [API_SCOPE_READ])
+
+
+def test_refresh_can_switch_to_another_consented_scope(emulator, http, browser):
+    app, _, first = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
+    result = app.acquire_token_by_refresh_token(first["refresh_token"], [API_SCOPE_WRITE])
+    assert unverified(result["access_token"])["scp"] == "Orders.Write"
+
+
+def test_msal_silent_refresh_follows_the_rotation(emulator, http, browser, control):
+    app, _, first = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
+    account = app.get_accounts(username=MEGAN)[0]
+    seq = control.last_seq()
+    tokens = {first["access_token"]}
+    for _ in range(3):
+        result = app.acquire_token_silent([API_SCOPE_READ], account, force_refresh=True)
+        assert result and "access_token" in result, result
+        tokens.add(result["access_token"])
+    assert len(tokens) == 4
+    refreshes = [e for e in control.requests(seq) if e.get("grant_type") == "refresh_token"]
+    assert [e["status"] for e in refreshes] == [200, 200, 200]
+
+
+def test_refresh_token_of_another_client_is_refused(emulator, http, browser, api_app):
+    app, _, first = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
+    result = api_app.acquire_token_by_refresh_token(first["refresh_token"], [API_SCOPE_READ])
+    assert_entra_error(result, "invalid_grant", 9002313)
+    # Another client presenting it does not burn the owner's refresh token.
+    assert "access_token" in app.acquire_token_by_refresh_token(first["refresh_token"], [API_SCOPE_READ])
+
+
+def test_refresh_after_revocation_is_refused(emulator, http, browser, control):
+    app, _, first = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
+    control.revoke(MEGAN)
+    result = app.acquire_token_by_refresh_token(first["refresh_token"], [API_SCOPE_READ])
+    assert_entra_error(result, "invalid_grant", 50173)
+    assert result.get("suberror") == "token_revoked"
