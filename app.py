@@ -1,22 +1,29 @@
 """The Orders app: ``create_app()`` reads as its table of contents.
 
-``gunicorn "app:create_app()"`` serves it. Nothing happens at import time.
+``gunicorn "app:create_app()"`` serves it. Nothing happens at import time,
+and nothing at start-up talks to Redis or the identity provider.
 """
 
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import logging
 import secrets
 import uuid
 from collections.abc import Mapping
 
+import redis
 from flask import Flask, g, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
-from blueprints import api, health, web
+import http_hardening
+from blueprints import api, auth, health, web, web_errors
 from entra_auth import flask_ext
+from entra_auth.flask_web import current_user
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +35,32 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         # Only development/testing get here (production refuses to start without one).
         app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
+    _trust_proxy_hops(app)
 
-    flask_ext.init_app(app, _redis_url(app))
+    flask_ext.init_app(app, _redis_url(app), _token_cache_keys(app))
+    http_hardening.init_app(app)
+    csrf = CSRFProtect(app)
     _register_request_id(app)
     _register_error_pages(app)
 
     app.register_blueprint(health.bp)
     if "web" in app.config["ENABLED_BLUEPRINTS"]:
+        app.register_blueprint(auth.bp)
         app.register_blueprint(web.bp)
+        web_errors.register(app)
+        csrf.exempt(auth.callback)  # Entra's cross-site form_post: bound by state + the sign-in cookie instead
     if "api" in app.config["ENABLED_BLUEPRINTS"]:
         app.register_blueprint(api.bp)
+        csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
+    _register_template_helpers(app)
     return app
+
+
+def _trust_proxy_hops(app: Flask) -> None:
+    """Honour X-Forwarded-* from exactly the configured number of proxies (0: none)."""
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def _redis_url(app: Flask) -> str:
@@ -52,6 +74,15 @@ def _redis_url(app: Flask) -> str:
     app.config["REDIS_URL"] = server.url
     log.warning("REDIS_URL is unset: started an embedded Redis at %s", server.url)
     return server.url
+
+
+def _token_cache_keys(app: Flask) -> list[str]:
+    """TOKEN_CACHE_KEYS, or (development and tests only) a local key kept under instance/."""
+    if app.config.get("TOKEN_CACHE_KEYS"):
+        return list(app.config["TOKEN_CACHE_KEYS"])
+    from localdev.dev_keys import development_token_cache_key  # production requires TOKEN_CACHE_KEYS
+
+    return [development_token_cache_key(config.INSTANCE, persist=app.config["APP_ENV"] == "development")]
 
 
 def _register_request_id(app: Flask) -> None:
@@ -71,14 +102,47 @@ def _looks_like_id(value: str) -> bool:
     return 8 <= len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
 
 
+def _register_template_helpers(app: Flask) -> None:
+    web_enabled = "web" in app.config["ENABLED_BLUEPRINTS"]
+
+    @app.context_processor
+    def _identity():
+        return {"web_enabled": web_enabled, "current_user": current_user if web_enabled else None}
+
+    @app.template_filter("datetime")
+    def _datetime(value: int) -> str:
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _register_error_pages(app: Flask) -> None:
     """HTML for pages, JSON under /api: never a stack trace."""
 
     def wants_json() -> bool:
         return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
 
+    def unavailable():
+        if wants_json():
+            return {"error": "temporarily_unavailable", "request_id": g.get("request_id")}, 503, {"Retry-After": "5"}
+        return render_template("error.html", title="Temporarily unavailable",
+                               message="The app cannot reach its session store right now. Please try again shortly.",
+                               correlation_id=g.get("request_id")), 503, {"Retry-After": "5"}
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return render_template("error.html", title="This form has expired",
+                               message="The form was missing its security token or it no longer matches your "
+                                       "session. Go back, reload the page and try again.",
+                               correlation_id=g.get("request_id")), 400
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        original = getattr(exc, "original_exception", None)
+        if isinstance(exc, InternalServerError) and isinstance(original, redis.RedisError):
+            # Raised while saving the session, after the view: still an outage, not a bug.
+            log.error("Redis failed while finishing the request (request %s)", g.get("request_id"))
+            return unavailable()
+        if isinstance(exc, InternalServerError) and original is not None:
+            log.error("unhandled error (request %s)", g.get("request_id"), exc_info=original)
         if wants_json():
             return {"error": exc.name.lower().replace(" ", "_"), "message": exc.description,
                     "request_id": g.get("request_id")}, exc.code

@@ -22,6 +22,7 @@ DEV_HOME_TENANT_ID = "11111111-1111-4111-8111-111111111111"
 DEV_FOREIGN_TENANT_ID = "22222222-2222-4222-8222-222222222222"
 DEV_WEB_CLIENT_ID = "0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a"
 DEV_API_CLIENT_ID = "6b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
+DEV_DAEMON_CLIENT_ID = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716"
 DEV_EMULATOR_URL = "https://127.0.0.1:5443"
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -55,6 +56,15 @@ class BaseConfig:
     API_BASE_URL: str | None = None  # None: this app
     API_SCOPES: list[str] = []
 
+    # The daemon registration (client credentials, app role Orders.Read.All) used by
+    # `flask orders list --as-app`; same credential shapes as the web and API tiers.
+    DAEMON_CLIENT_ID: str | None = None
+    DAEMON_CLIENT_SECRET: str | None = None
+    DAEMON_CLIENT_CERTIFICATE_PATH: str | None = None
+    DAEMON_CLIENT_CREDENTIALS: str | None = None
+    # Kubernetes workload identity: the projected service-account token file.
+    AZURE_FEDERATED_TOKEN_FILE: str | None = None
+
     DOWNSTREAM_API_BASE_URL = "https://graph.microsoft.com/v1.0"
     DOWNSTREAM_API_SCOPES = ["https://graph.microsoft.com/User.Read"]
 
@@ -63,11 +73,22 @@ class BaseConfig:
     PUBLIC_BASE_URL: str | None = None
     ENABLED_BLUEPRINTS = ["web", "api"]
 
+    # How many reverse proxies in front of the app may set X-Forwarded-* (0: none;
+    # 1 on App Service, Heroku-style routers and most PaaS). Never more than exist.
+    TRUSTED_PROXY_HOPS = 0
+
     # Flask's own hardening defaults for every environment.
     MAX_CONTENT_LENGTH = 64 * 1024
+    SESSION_COOKIE_NAME = "__Host-session"  # __Host-: Secure, Path=/, no Domain, set by this host only
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = True
+    SESSION_REFRESH_EACH_REQUEST = False  # written back when changed, not on every request
+    SESSION_IDLE_TIMEOUT_SECONDS = 3600
+    SESSION_ABSOLUTE_TIMEOUT_SECONDS = 12 * 3600
+    # The in-flight sign-in's cookie (SameSite=None; Secure: it must reach Entra's cross-site form_post).
+    SIGNIN_COOKIE_NAME = "__Host-signin"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own timeouts
     HTTP_TIMEOUT_SECONDS = 5.0
     REDIS_TIMEOUT_SECONDS = 2.0
 
@@ -85,15 +106,22 @@ class DevelopmentConfig(BaseConfig):
     API_AUDIENCE = [DEV_API_CLIENT_ID, f"api://{DEV_API_CLIENT_ID}"]
     API_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "orders-api.pem")
     API_SCOPES = [f"api://{DEV_API_CLIENT_ID}/Orders.Read", f"api://{DEV_API_CLIENT_ID}/Orders.Write"]
+    DAEMON_CLIENT_ID = DEV_DAEMON_CLIENT_ID
+    DAEMON_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "daemon.pem")
     DOWNSTREAM_API_BASE_URL = f"{DEV_EMULATOR_URL}/v1.0"
-    # Browsers treat http://localhost as a secure context, but the cookie jar of
-    # a plain-HTTP dev server must still be allowed to send the cookie.
+    # ./run serves plain http://localhost: a __Host- cookie needs Secure, which
+    # Safari and HTTP clients do not send over plain HTTP. The sign-in cookie
+    # stays Secure (SameSite=None requires it; browsers accept it on localhost).
     SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "orders_session"
 
 
 class TestingConfig(DevelopmentConfig):
     APP_ENV = "testing"
     TESTING = True
+    # Tests run the cookies as production does (the test servers speak HTTPS).
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
 
 
 class ProductionConfig(BaseConfig):
@@ -120,12 +148,18 @@ _STRINGS = (
     "API_CLIENT_CERTIFICATE_PATH",
     "API_CLIENT_CREDENTIALS",
     "API_BASE_URL",
+    "DAEMON_CLIENT_ID",
+    "DAEMON_CLIENT_SECRET",
+    "DAEMON_CLIENT_CERTIFICATE_PATH",
+    "DAEMON_CLIENT_CREDENTIALS",
+    "AZURE_FEDERATED_TOKEN_FILE",
     "DOWNSTREAM_API_BASE_URL",
     "REDIS_URL",
     "PUBLIC_BASE_URL",
 )
 _COMMA_LISTS = ("ENTRA_ALLOWED_TENANTS", "API_AUDIENCE", "API_ALLOWED_CLIENT_APPS", "TOKEN_CACHE_KEYS", "ENABLED_BLUEPRINTS")
 _SPACE_LISTS = ("API_SCOPES", "DOWNSTREAM_API_SCOPES")
+_INTEGERS = ("TRUSTED_PROXY_HOPS", "SESSION_IDLE_TIMEOUT_SECONDS", "SESSION_ABSOLUTE_TIMEOUT_SECONDS")
 
 
 def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping | None = None) -> dict:
@@ -145,6 +179,15 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping | N
     for name in _SPACE_LISTS:
         if environ.get(name):
             settings[name] = environ[name].split()
+    bad_integers = []
+    for name in _INTEGERS:
+        if environ.get(name):
+            try:
+                settings[name] = int(environ[name])
+            except ValueError:
+                bad_integers.append(f"{name} must be a whole number (got {environ[name]!r})")
+    if bad_integers:
+        raise ConfigError(f"Refusing to start ({app_env}): " + "; ".join(bad_integers) + ".")
     settings.update(overrides or {})
     settings["APP_ENV"] = app_env
     if settings["ENTRA_AUTHORITY_HOST"]:

@@ -14,7 +14,14 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from entra_auth.authorization import is_app_only, roles_of
 from entra_auth.flask_ext import entra_state
-from entra_auth.flask_protect import current_token, register_error_handlers, require_scope, require_scope_or_app_role
+from entra_auth.errors import DownstreamUnavailable, InteractionRequired
+from entra_auth.flask_protect import (
+    current_assertion,
+    current_token,
+    register_error_handlers,
+    require_scope,
+    require_scope_or_app_role,
+)
 from orders_store import OrderStore, OrderValidationError, validate_new_order
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -97,3 +104,30 @@ def create_order():
         tid=current_token.tid, owner_oid=current_token.oid, owner_name=str(claims.get("name", ""))[:100], **fields
     )
     return jsonify(order.to_json()), 201
+
+
+# The downstream profile fields the API passes on (nothing else of what the downstream sends).
+PROFILE_FIELDS = ("id", "displayName", "givenName", "surname", "userPrincipalName", "mail", "jobTitle",
+                  "officeLocation")
+
+
+@bp.get("/me")
+@require_scope("Orders.Read")
+def me():
+    """The caller's downstream profile, fetched on their behalf (OAuth 2.0 on-behalf-of)."""
+    api = entra_state().api
+    obo = api.obo[current_token.tid]
+    assertion = current_assertion()
+    token = obo.token_for(current_token, assertion, api.downstream_scopes)
+    try:
+        response = api.downstream.call("GET", "me", token, scopes=api.downstream_scopes)
+    except InteractionRequired:
+        obo.forget(assertion)  # the downstream refused it: never present it again
+        raise
+    if response.status_code != 200:
+        raise DownstreamUnavailable(f"the downstream API answered {response.status_code}")
+    try:
+        profile = response.json()
+    except ValueError:
+        raise DownstreamUnavailable("the downstream API answered something that is not JSON") from None
+    return jsonify({k: profile[k] for k in PROFILE_FIELDS if k in profile})

@@ -1,12 +1,113 @@
-"""Server-rendered pages for employees."""
+"""Server-rendered pages for employees: thin views over the identity core and the API tier.
+
+Every call to the API tier goes through ``orders_api`` with the signed-in
+user's access token for exactly the scope the call needs; a scope used by
+one feature only (``Orders.Write``) is asked for the first time that feature
+is used (incremental consent), and the form survives the round trip.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+
+from entra_auth.errors import DownstreamUnavailable, InteractionRequired
+from entra_auth.flask_ext import entra_state
+from entra_auth.flask_web import access_token_for, current_user, login_required, roles_required
+
+from .claims_explained import explain_claims
+from .web_config import api_scope
 
 bp = Blueprint("web", __name__)
+
+ORDER_FIELDS = ("item", "quantity", "note")
+
+
+def _call_api(method: str, path: str, scope: str, **kwargs):
+    scopes = [api_scope(scope)]
+    return entra_state().web.orders_api.call(method, path, access_token_for(scopes), scopes=scopes, **kwargs)
+
+
+def _orders_or_error(response) -> list[dict]:
+    if response.status_code != 200:
+        raise DownstreamUnavailable(f"the Orders API answered {response.status_code}")
+    return response.json().get("orders", [])
 
 
 @bp.get("/")
 def index():
     return render_template("index.html")
+
+
+@bp.get("/profile")
+@login_required
+def profile():
+    """What the app knows about you: the validated ID-token claims, and your profile fetched on your behalf."""
+    downstream, downstream_error = None, None
+    try:
+        response = _call_api("GET", "me", "Orders.Read")
+        if response.status_code == 200:
+            downstream = response.json()
+        else:
+            downstream_error = _api_problem(response)
+    except DownstreamUnavailable:
+        # The rest of the page still renders: only this panel depends on the downstream.
+        downstream_error = "The directory profile service is unavailable right now. Try again in a moment."
+    return render_template("profile.html", claims=explain_claims(current_user.claims), downstream=downstream,
+                           downstream_error=downstream_error)
+
+
+@bp.get("/orders")
+@login_required
+def orders():
+    mine = _orders_or_error(_call_api("GET", "orders", "Orders.Read"))
+    draft = session.pop("order_draft", None)
+    return render_template("orders.html", orders=mine, draft=draft or {}, errors={})
+
+
+@bp.post("/orders")
+@login_required
+def create_order():
+    form = {k: request.form.get(k, "")[:600] for k in ORDER_FIELDS}
+    errors: dict[str, str] = {}
+    try:
+        quantity = int(form["quantity"])
+    except ValueError:
+        errors["quantity"] = "a whole number"
+        quantity = 0
+    if not errors:
+        try:
+            response = _call_api("POST", "orders", "Orders.Write",
+                                 json={"item": form["item"], "quantity": quantity, "note": form["note"]})
+        except InteractionRequired:
+            # Orders.Write is asked for on first use: keep the form for the way back.
+            session["order_draft"] = form
+            raise
+        if response.status_code == 201:
+            flash(f"Order placed: {response.json()['quantity']} × {response.json()['item']}.")
+            return redirect(url_for("web.orders"), code=303)
+        if response.status_code == 400:
+            errors = response.json().get("errors", {})
+        else:
+            raise DownstreamUnavailable(f"the Orders API answered {response.status_code}")
+    mine = _orders_or_error(_call_api("GET", "orders", "Orders.Read"))
+    return render_template("orders.html", orders=mine, draft=form, errors=errors), 400
+
+
+@bp.get("/admin")
+@roles_required("Orders.Admin")
+def admin():
+    """All orders of the admin's tenant, through the API with the admin's own token."""
+    response = _call_api("GET", "orders", "Orders.Read")
+    if response.status_code == 200 and response.json().get("scope") != "tenant":
+        abort(403, "The Orders API does not recognise you as an administrator.")
+    return render_template("admin.html", orders=_orders_or_error(response))
+
+
+def _api_problem(response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code == 403 and body.get("error") == "consent_required":
+        return body.get("message", "An administrator must grant a permission first.")
+    return f"The service answered {response.status_code}."

@@ -25,3 +25,47 @@ class InsufficientScope(EntraAuthError):
 
 class IdentityProviderUnavailable(EntraAuthError):
     """Metadata or signing keys cannot be loaded and none are cached: answer 503."""
+
+
+class InteractionRequired(EntraAuthError):
+    """The user must go through sign-in again: no cached account, an expired or
+    revoked refresh token, a scope not yet consented (incremental consent), or a
+    Conditional Access claims challenge (``claims``, JSON text, to send back)."""
+
+    def __init__(self, reason: str, *, claims: str | None = None, scopes: list[str] | None = None,
+                 consent: bool = False):
+        super().__init__(reason)
+        self.claims = claims
+        self.scopes = scopes or []
+        self.consent = consent
+
+
+class ConsentRequired(EntraAuthError):
+    """An administrator must grant a permission first (AADSTS65001 for a middle tier)."""
+
+    def __init__(self, reason: str, *, permission: str = ""):
+        super().__init__(reason)
+        self.permission = permission
+
+
+class ClientCredentialError(EntraAuthError):
+    """Entra refused this app's own credential (``invalid_client``): an operator problem, answered 503."""
+
+
+class SignInFailed(EntraAuthError):
+    """A sign-in callback that cannot be completed (bad state, replayed code, an Entra error...)."""
+
+
+class DownstreamUnavailable(EntraAuthError):
+    """A downstream API (or our own API tier) is unreachable or answered 5xx."""
+
+
+class ProviderError(EntraAuthError):
+    """Entra answered with an error the app cannot act on; ``correlation_id`` and
+    ``trace_id`` are Entra's, for support cases (safe to log)."""
+
+    def __init__(self, reason: str, *, error: str = "", correlation_id: str = "", trace_id: str = ""):
+        super().__init__(reason)
+        self.error = error
+        self.correlation_id = correlation_id
+        self.trace_id = trace_id

@@ -1,4 +1,11 @@
-"""The Flask adapter of the identity core: per-app state in ``app.extensions``."""
+"""The Flask adapter of the identity core: per-app state in ``app.extensions``.
+
+``init_app`` builds what one app instance shares across requests (never across
+apps): the HTTP client, Redis, metadata and key caches, the bearer-token
+validator of the API tier, and for the web tier the MSAL app factory, the
+encrypted token-cache store, the sign-in flow store and the session interface.
+Nothing here talks to the network or Redis at start-up.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,44 @@ import redis
 import requests
 from flask import Flask, current_app
 
+from .credentials import ClientCredential, parse_client_credentials
+from .flask_sessions import EntraSessionInterface
 from .http import build_http_session
+from .id_tokens import IdTokenValidator
 from .jwks import JwksCache
 from .jwt_validation import TokenValidator, policy_from_settings
 from .metadata import OidcMetadata
+from .msal_apps import MsalAppFactory
+from .obo import OnBehalfOf
+from .protected_api import ProtectedApi
 from .redis_client import connect
+from .signin_flows import SignInFlowStore
+from .token_acquisition import UserTokens
+from .token_cache import RedisTokenCacheStore, TokenCacheCipher
+from .wsgi_transport import IN_PROCESS_BASE_URL, in_process_session
 
 EXTENSION_KEY = "entra_auth"
+
+
+@dataclass
+class WebState:
+    """The web tier's part: sign-in, sessions and the users' token caches."""
+
+    msal_apps: MsalAppFactory
+    token_caches: RedisTokenCacheStore
+    user_tokens: UserTokens
+    flows: SignInFlowStore
+    sessions: EntraSessionInterface
+    orders_api: ProtectedApi  # the API tier, called with the user's token
+
+
+@dataclass
+class ApiState:
+    """The API tier's part: on-behalf-of exchanges and the downstream API."""
+
+    obo: dict[str, OnBehalfOf]  # per tenant
+    downstream: ProtectedApi
+    downstream_scopes: list[str]
 
 
 @dataclass
@@ -26,30 +64,92 @@ class EntraState:
     metadata: OidcMetadata
     jwks: JwksCache
     validator: TokenValidator  # bearer tokens for the API tier
+    cipher: TokenCacheCipher
     allowed_client_apps: frozenset[str] | None = None
+    web: WebState | None = None
+    api: ApiState | None = None
 
 
-def init_app(app: Flask, redis_url: str) -> EntraState:
+def init_app(app: Flask, redis_url: str, token_cache_keys: list[str]) -> EntraState:
     if EXTENSION_KEY in app.extensions:
         raise RuntimeError("entra_auth is already initialised on this app")
     cfg = app.config
     timeout = float(cfg["HTTP_TIMEOUT_SECONDS"])
     http = build_http_session(cfg.get("ENTRA_CA_BUNDLE"), timeout=(min(3.05, timeout), timeout))
-    metadata = OidcMetadata(f"{cfg['ENTRA_AUTHORITY_HOST']}/{cfg['ENTRA_TENANT_ID']}", http)
+    metadata = OidcMetadata(authority(cfg), http)
     jwks = JwksCache(lambda: metadata.get()["jwks_uri"], http)
+    client = connect(redis_url, timeout=float(cfg["REDIS_TIMEOUT_SECONDS"]))
     state = EntraState(
         http=http,
-        redis=connect(redis_url, timeout=float(cfg["REDIS_TIMEOUT_SECONDS"])),
+        redis=client,
         metadata=metadata,
         jwks=jwks,
         validator=TokenValidator(
             policy_from_settings(cfg["ENTRA_AUTHORITY_HOST"], cfg.get("API_AUDIENCE") or [], allowed_tenants(cfg)),
             jwks,
         ),
+        cipher=TokenCacheCipher(token_cache_keys),
         allowed_client_apps=frozenset(cfg["API_ALLOWED_CLIENT_APPS"]) if cfg.get("API_ALLOWED_CLIENT_APPS") else None,
     )
+    if "web" in cfg["ENABLED_BLUEPRINTS"]:
+        state.web = _init_web(app, state)
+    if "api" in cfg["ENABLED_BLUEPRINTS"]:
+        state.api = _init_api(app, state)
     app.extensions[EXTENSION_KEY] = state
     return state
+
+
+def _init_web(app: Flask, state: EntraState) -> WebState:
+    cfg = app.config
+    credential = ClientCredential(parse_client_credentials("ENTRA_CLIENT", cfg), http_client=state.http)
+    apps = MsalAppFactory(cfg["ENTRA_CLIENT_ID"], authority(cfg), credential, state.http)
+    caches = RedisTokenCacheStore(state.redis, state.cipher, prefix="tokencache:user",
+                                  retention_seconds=int(cfg["SESSION_ABSOLUTE_TIMEOUT_SECONDS"]))
+    id_tokens = IdTokenValidator(
+        client_id=cfg["ENTRA_CLIENT_ID"],
+        authority_host=cfg["ENTRA_AUTHORITY_HOST"],
+        tenant=cfg["ENTRA_TENANT_ID"],
+        allowed_tenants=allowed_tenants(cfg),
+        metadata=state.metadata,
+        keys=state.jwks,
+    )
+    sessions = EntraSessionInterface(
+        app,
+        state.redis,
+        idle_timeout=int(cfg["SESSION_IDLE_TIMEOUT_SECONDS"]),
+        absolute_timeout=int(cfg["SESSION_ABSOLUTE_TIMEOUT_SECONDS"]),
+    )
+    app.session_interface = sessions
+    if cfg.get("API_BASE_URL"):
+        orders_api = ProtectedApi(cfg["API_BASE_URL"], state.http, name="the Orders API")
+    else:  # "this app": straight into our own WSGI callable, no network hop
+        orders_api = ProtectedApi(IN_PROCESS_BASE_URL, in_process_session(app), name="the Orders API")
+    return WebState(
+        msal_apps=apps,
+        token_caches=caches,
+        user_tokens=UserTokens(apps, caches, id_tokens),
+        flows=SignInFlowStore(state.redis),
+        sessions=sessions,
+        orders_api=orders_api,
+    )
+
+
+def _init_api(app: Flask, state: EntraState) -> ApiState:
+    cfg = app.config
+    credential = ClientCredential(parse_client_credentials("API_CLIENT", cfg), http_client=state.http)
+    store = RedisTokenCacheStore(state.redis, state.cipher, prefix="tokencache:obo", retention_seconds=0)
+    obo = {tid: OnBehalfOf(MsalAppFactory(cfg["API_CLIENT_ID"], f"{cfg['ENTRA_AUTHORITY_HOST']}/{tid}", credential,
+                                          state.http), store)
+           for tid in allowed_tenants(cfg)}
+    return ApiState(
+        obo=obo,
+        downstream=ProtectedApi(cfg["DOWNSTREAM_API_BASE_URL"], state.http, name="the downstream API"),
+        downstream_scopes=list(cfg["DOWNSTREAM_API_SCOPES"]),
+    )
+
+
+def authority(cfg) -> str:
+    return f"{cfg['ENTRA_AUTHORITY_HOST']}/{cfg['ENTRA_TENANT_ID']}"
 
 
 def allowed_tenants(cfg) -> list[str]:

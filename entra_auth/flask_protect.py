@@ -5,6 +5,7 @@ Errors become RFC 6750 answers in ``register_error_handlers`` (one place).
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 from collections.abc import Callable
@@ -13,13 +14,28 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.local import LocalProxy
 
 from .authorization import authorize
-from .errors import IdentityProviderUnavailable, InsufficientScope, InvalidToken
+from .errors import (
+    ClientCredentialError,
+    ConsentRequired,
+    DownstreamUnavailable,
+    IdentityProviderUnavailable,
+    InsufficientScope,
+    InteractionRequired,
+    InvalidToken,
+    ProviderError,
+)
 from .flask_ext import entra_state
 from .jwt_validation import ValidatedToken
 
 security_log = logging.getLogger("entra_auth.security")
+log = logging.getLogger(__name__)
 
 current_token: ValidatedToken = LocalProxy(lambda: g.get("entra_token"))  # type: ignore[assignment]
+
+
+def current_assertion() -> str:
+    """The validated bearer token as sent (the on-behalf-of assertion)."""
+    return g.entra_assertion
 
 
 class MissingToken(InvalidToken):
@@ -47,8 +63,10 @@ def require_token(*, scopes: tuple[str, ...] = (), app_roles: tuple[str, ...] = 
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             state = entra_state()
-            token = state.validator.validate(bearer_token())
+            raw = bearer_token()
+            token = state.validator.validate(raw)
             g.entra_token = token
+            g.entra_assertion = raw  # for on-behalf-of; never logged
             authorize(token, scopes=scopes, app_roles=app_roles, allowed_apps=state.allowed_client_apps)
             return view(*args, **kwargs)
 
@@ -114,8 +132,59 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(IdentityProviderUnavailable)
     def _unavailable(exc: IdentityProviderUnavailable):
         security_log.error("identity provider unavailable: %s (request_id=%s)", exc.reason, g.get("request_id", "-"))
-        response = jsonify({"error": "temporarily_unavailable",
-                            "message": "The identity provider cannot be reached; try again shortly."})
-        response.headers["Retry-After"] = "5"
-        response.status_code = 503
+        return _unavailable_answer("The identity provider cannot be reached; try again shortly.")
+
+    @bp.errorhandler(DownstreamUnavailable)
+    def _downstream_unavailable(exc: DownstreamUnavailable):
+        log.error("downstream unavailable: %s (request_id=%s)", exc.reason, g.get("request_id", "-"))
+        return _unavailable_answer("A service this API depends on is unavailable; try again shortly.")
+
+    @bp.errorhandler(ClientCredentialError)
+    def _credential_problem(exc: ClientCredentialError):
+        # An operator problem (expired certificate, wrong federated subject...), not the caller's.
+        log.error("the API's own client credential was refused: %s (request_id=%s)", exc.reason, g.get("request_id", "-"))
+        return _unavailable_answer("This API cannot authenticate to the identity provider right now.")
+
+    @bp.errorhandler(InteractionRequired)
+    def _interaction_required(exc: InteractionRequired):
+        # From on-behalf-of or the downstream: the caller's token cannot buy what is needed.
+        _log_refusal("interaction_required", exc.reason)
+        if exc.claims:
+            claims = base64.b64encode(exc.claims.encode()).decode()
+            response = jsonify({"error": "insufficient_claims", "message": "Sign in again to satisfy a policy.",
+                                "request_id": g.get("request_id")})
+            response.headers["WWW-Authenticate"] = _challenge(
+                error="insufficient_claims", error_description="claims challenge", claims=claims)
+        else:
+            response = jsonify({"error": "invalid_token", "message": "The token cannot be used for this call.",
+                                "request_id": g.get("request_id")})
+            response.headers["WWW-Authenticate"] = _challenge(
+                error="invalid_token", error_description="token cannot be exchanged")
+        response.status_code = 401
         return response
+
+    @bp.errorhandler(ConsentRequired)
+    def _consent_required(exc: ConsentRequired):
+        _log_refusal("consent_required", exc.reason)
+        response = jsonify({"error": "consent_required",
+                            "message": f"An administrator must grant this API the {exc.permission or 'needed'} "
+                                       "permission (admin consent) before it can act for users of your tenant.",
+                            "permission": exc.permission, "request_id": g.get("request_id")})
+        response.status_code = 403
+        return response
+
+    @bp.errorhandler(ProviderError)
+    def _provider_error(exc: ProviderError):
+        log.error("identity provider error %s correlation_id=%s trace_id=%s (request_id=%s)",
+                  exc.reason, exc.correlation_id or "-", exc.trace_id or "-", g.get("request_id", "-"))
+        response = jsonify({"error": "bad_gateway", "message": "The identity provider refused the request.",
+                            "request_id": g.get("request_id")})
+        response.status_code = 502
+        return response
+
+
+def _unavailable_answer(message: str):
+    response = jsonify({"error": "temporarily_unavailable", "message": message, "request_id": g.get("request_id")})
+    response.headers["Retry-After"] = "5"
+    response.status_code = 503
+    return response

@@ -8,6 +8,7 @@ import json
 import time
 
 import jwt
+from flask import g
 
 from .client_auth import AuthenticatedClient, authenticate
 from .core import Emulator
@@ -40,6 +41,8 @@ def handle_token_request(emu: Emulator, segment: str, form: dict[str, str], auth
         authorization,
         emu.endpoint(segment, "oauth2/v2.0/token"),
     )
+    # The request log names how the client authenticated (client_secret, certificate, federated).
+    g.client_auth = client.method
     return handler(emu, segment, form, client)
 
 

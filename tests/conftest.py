@@ -7,16 +7,23 @@ import re
 from pathlib import Path
 
 import msal
+from cryptography.fernet import Fernet
 import pytest
 import redis as redis_lib
 import requests
 
 from entra_auth.http import build_http_session
 from entra_emulator import EmulatorServer
-from localdev.embedded_redis import EmbeddedRedis
+from localdev.embedded_redis import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_BASE_URL = "http://localhost:5000"
+# Ports for app servers that tests start themselves (over HTTPS, as in production);
+# reserved now because the emulator registers their redirect URIs at start.
+LIVE_APP_PORTS = [free_port() for _ in range(3)]
+LIVE_APP_URLS = [f"https://localhost:{port}" for port in LIVE_APP_PORTS]
+# One token-cache key for the whole run: several app instances share Redis, as in production.
+TEST_TOKEN_CACHE_KEY = Fernet.generate_key().decode()
 
 API_CLIENT_ID = "6b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
 WEB_CLIENT_ID = "0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a"
@@ -52,7 +59,7 @@ def _hostile_ca_environment():
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory) -> EmulatorServer:
     state_dir = tmp_path_factory.mktemp("entra-emulator")
-    server = EmulatorServer(port=0, state_dir=state_dir, app_base_urls=[APP_BASE_URL]).start()
+    server = EmulatorServer(port=0, state_dir=state_dir, app_base_urls=[APP_BASE_URL, *LIVE_APP_URLS]).start()
     yield server
     server.stop()
 
@@ -209,6 +216,7 @@ def app_settings(emulator, redis_url: str, **overrides) -> dict:
         "API_CLIENT_CERTIFICATE_PATH": str(creds["orders-api"].path),
         "DOWNSTREAM_API_BASE_URL": f"{emulator.url}/v1.0",
         "REDIS_URL": redis_url,
+        "TOKEN_CACHE_KEYS": [TEST_TOKEN_CACHE_KEY],
         **overrides,
     }
 

@@ -76,3 +76,31 @@ def test_jwks_is_the_same_for_every_tenant_segment(emulator, http):
         for segment in (HOME_TENANT_ID, FOREIGN_TENANT_ID, "organizations", "common")
     ]
     assert all(k == kids[0] for k in kids)
+
+
+def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_published_until_retired(emulator, http, control):
+    from tests.conftest import API_CLIENT_ID, API_DEFAULT, DAEMON_CLIENT_ID, confidential_app
+
+    from .helpers import header_of, strict_validate
+
+    def daemon_token() -> str:  # a new MSAL app each time: its own cache, so a new token
+        result = confidential_app(emulator, http, DAEMON_CLIENT_ID).acquire_token_for_client([API_DEFAULT])
+        return result["access_token"]
+
+    before = daemon_token()
+    old_kid = header_of(before)["kid"]
+    published_before = {k["kid"] for k in http.get(f"{emulator.url}/{HOME_TENANT_ID}/discovery/v2.0/keys").json()["keys"]}
+    rotated = control.rotate_keys()
+    after = daemon_token()
+    new_kid = header_of(after)["kid"]
+    assert new_kid == rotated["active"] != old_kid
+    assert new_kid in published_before, "a normal rotation promotes the key published in advance"
+
+    keys = {k["kid"]: jwt.PyJWK(k) for k in http.get(f"{emulator.url}/{HOME_TENANT_ID}/discovery/v2.0/keys").json()["keys"]}
+    assert {old_kid, new_kid} <= set(keys), "both keys are published for a while"
+    for token in (before, after):  # both verify against the JWKS published now
+        strict_validate(token, keys, authority_host=emulator.url, audience=API_CLIENT_ID)
+
+    assert old_kid in control.retire_keys()["retired"]
+    published = {k["kid"] for k in http.get(f"{emulator.url}/{HOME_TENANT_ID}/discovery/v2.0/keys").json()["keys"]}
+    assert old_kid not in published and new_kid in published

@@ -1,0 +1,108 @@
+"""The web tier's answers to the identity core's typed errors: pages, or a trip through sign-in.
+
+One place, so every page behaves the same: an ``InteractionRequired`` sends
+the browser through sign-in (with the missing scope, or the claims challenge)
+and back; an outage is a 503 page that names what is down; a failed sign-in is
+a 400 page with a reference to quote; never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from flask import Flask, g, render_template, request, session
+
+from entra_auth.errors import (
+    ClientCredentialError,
+    ConsentRequired,
+    DownstreamUnavailable,
+    IdentityProviderUnavailable,
+    InteractionRequired,
+    ProviderError,
+    SignInFailed,
+)
+from entra_auth.flask_web import current_path
+from entra_auth.token_cache import TokenCacheBusy
+
+from .auth import CLAIMS_LOOP_WINDOW_SECONDS, begin_sign_in
+
+log = logging.getLogger(__name__)
+security_log = logging.getLogger("entra_auth.security")
+
+
+class SessionStoreUnavailable(Exception):
+    """Redis could not be read when the session was opened."""
+
+
+def page(title: str, message: str, status: int, *, retry_after: int | None = None):
+    response = render_template("error.html", title=title, message=message, correlation_id=g.get("request_id"))
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return response, status, headers
+
+
+def register(app: Flask) -> None:
+    @app.before_request
+    def _session_must_be_readable():
+        if getattr(session, "unavailable", False):
+            raise SessionStoreUnavailable()
+
+    @app.errorhandler(InteractionRequired)
+    def _sign_in_again(exc: InteractionRequired):
+        if exc.claims and time.time() - float(session.get("claims_answered_at", 0)) < CLAIMS_LOOP_WINDOW_SECONDS:
+            # The sign-in we just did for this challenge did not satisfy it: stop here.
+            security_log.warning("claims challenge repeated right after re-authentication (request_id=%s)",
+                                 g.get("request_id"))
+            return page("Access needs more than this sign-in",
+                        "Your organization asks for extra verification that this sign-in could not provide. "
+                        "Contact your administrator and quote the reference below.", 403)
+        next_path = current_path() if request.method == "GET" else request.path
+        return begin_sign_in(next_path, scopes=exc.scopes or None, claims=exc.claims)
+
+    @app.errorhandler(SignInFailed)
+    def _sign_in_failed(exc: SignInFailed):
+        security_log.warning("sign-in refused: %s (request_id=%s)", exc.reason, g.get("request_id"))
+        return page("Sign-in could not be completed",
+                    "Something about this sign-in was not right, so you were not signed in. "
+                    "Please start again from the sign-in button.", 400)
+
+    @app.errorhandler(ConsentRequired)
+    def _consent(exc: ConsentRequired):
+        return page("An administrator needs to approve this app",
+                    f"Your organization has not granted the permission {exc.permission or 'this page needs'}. "
+                    "Ask an administrator to grant admin consent.", 403)
+
+    @app.errorhandler(ClientCredentialError)
+    def _credential(exc: ClientCredentialError):
+        log.error("the web app's client credential was refused: %s (request_id=%s)", exc.reason, g.get("request_id"))
+        return page("Sign-in is unavailable", "The app cannot reach the sign-in service right now. "
+                    "The problem was logged; please try again later.", 503, retry_after=30)
+
+    @app.errorhandler(IdentityProviderUnavailable)
+    def _idp_down(exc: IdentityProviderUnavailable):
+        log.error("identity provider unavailable: %s (request_id=%s)", exc.reason, g.get("request_id"))
+        return page("The sign-in service is unavailable",
+                    "Microsoft Entra ID cannot be reached right now. Please try again in a moment.", 503, retry_after=5)
+
+    @app.errorhandler(ProviderError)
+    def _provider_error(exc: ProviderError):
+        log.error("identity provider error %s correlation_id=%s trace_id=%s (request_id=%s)", exc.reason,
+                  exc.correlation_id or "-", exc.trace_id or "-", g.get("request_id"))
+        return page("The sign-in service refused the request",
+                    "Please try again; if it keeps happening, contact support with the reference below.", 502)
+
+    @app.errorhandler(DownstreamUnavailable)
+    def _downstream_down(exc: DownstreamUnavailable):
+        log.error("%s (request_id=%s)", exc.reason, g.get("request_id"))
+        return page("The orders service is unavailable",
+                    "The orders service cannot be reached right now. Please try again in a moment.", 503, retry_after=5)
+
+    @app.errorhandler(SessionStoreUnavailable)
+    @app.errorhandler(redis.RedisError)
+    @app.errorhandler(TokenCacheBusy)
+    def _store_down(exc: Exception):
+        log.error("session or token store unavailable: %s (request_id=%s)", type(exc).__name__, g.get("request_id"))
+        return page("Temporarily unavailable",
+                    "The app cannot reach its session store right now. Nothing was lost: please try again in a moment.",
+                    503, retry_after=5)

@@ -1,0 +1,192 @@
+"""Server-side sessions in Redis (Flask-Session), hardened.
+
+What Flask-Session 0.8 does not do, done here (see PITFALLS.md):
+
+* its serializer falls back to ``pickle.loads``: whoever can write a session
+  key could run code. Ours decodes msgpack and nothing else; anything else
+  is logged as a security event and treated as no session;
+* idle and absolute timeouts enforced on the server (``_seen``/``_created``
+  in the session), not only by the cookie or the Redis TTL;
+* no write-back on every request: the session is written when it changed,
+  or when ``_seen`` is older than ``touch_interval`` (idle tracking);
+* no Redis round trip for requests that never use a session (the API tier,
+  probes, static files);
+* any Redis client (Redis, Redis Cluster, a Sentinel-managed master), where
+  Flask-Session insists on ``redis.Redis`` and silently falls back to localhost;
+* a Redis outage makes the session *unavailable* (the web tier answers 503)
+  instead of an exception inside Flask's request setup;
+* sessions indexed per user and per Entra ``sid``, so all of a user's sessions,
+  or the one Entra's front-channel logout names, end at once on any worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+import redis
+from flask import Flask, Request, Response
+from flask_session.base import Serializer, ServerSideSession
+from flask_session.redis import RedisSessionInterface
+
+security_log = logging.getLogger("entra_auth.security")
+log = logging.getLogger(__name__)
+
+# Requests under these paths never open a session (no cookie read, no Redis call).
+SESSIONLESS_PREFIXES = ("/api/", "/healthz", "/readyz", "/static/")
+
+
+class SessionDecodeError(ValueError):
+    pass
+
+
+class MsgpackOnlySerializer(Serializer):
+    """msgpack in, msgpack out; never pickle (Flask-Session's fallback is a code-execution door)."""
+
+    def __init__(self) -> None:
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(dict)
+
+    def encode(self, session: ServerSideSession) -> bytes:
+        return self._encoder.encode(dict(session))
+
+    def decode(self, serialized_data: bytes) -> dict:
+        try:
+            return self._decoder.decode(serialized_data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise SessionDecodeError("session data is not msgpack") from exc
+
+
+class EntraSession(ServerSideSession):
+    """A server-side session; ``unavailable`` when Redis could not be read."""
+
+    unavailable = False
+
+
+class EntraSessionInterface(RedisSessionInterface):
+    session_class = EntraSession
+
+    def __init__(
+        self,
+        app: Flask,
+        client: Any,
+        *,
+        idle_timeout: int,
+        absolute_timeout: int,
+        key_prefix: str = "session:",
+        index_prefix: str = "session-index",
+    ):
+        # RedisSessionInterface.__init__ refuses anything but redis.Redis (a
+        # cluster client would be swapped for localhost); set what it would.
+        self.client = client
+        super(RedisSessionInterface, self).__init__(app, key_prefix, False, False, 32, "msgpack")
+        self.serializer = MsgpackOnlySerializer()
+        self.idle_timeout = idle_timeout
+        self.absolute_timeout = absolute_timeout
+        self.touch_interval = max(1, min(300, idle_timeout // 10))
+        self._index_prefix = index_prefix
+
+    # -- opening -------------------------------------------------------------------------------
+    def open_session(self, app: Flask, request: Request) -> EntraSession:
+        if request.path.startswith(SESSIONLESS_PREFIXES):
+            return self.session_class(sid=self._generate_sid(self.sid_length))
+        try:
+            session = super().open_session(app, request)
+        except redis.RedisError as exc:
+            log.error("session store unavailable: %s", type(exc).__name__)
+            session = self.session_class(sid=self._generate_sid(self.sid_length))
+            session.unavailable = True
+            return session
+        except SessionDecodeError:
+            security_log.warning("session payload refused (not msgpack): possible tampering in the session store")
+            return self._fresh_after_dropping(request)
+        return self._enforce_timeouts(session)
+
+    def _fresh_after_dropping(self, request: Request) -> EntraSession:
+        sid = request.cookies.get(self.app.config["SESSION_COOKIE_NAME"], "")
+        try:
+            self.client.delete(self._get_store_id(sid))
+        except redis.RedisError:
+            pass
+        session = self.session_class(sid=self._generate_sid(self.sid_length))
+        session.modified = True  # so the stale cookie is replaced or deleted
+        return session
+
+    def _enforce_timeouts(self, session: EntraSession) -> EntraSession:
+        if not session:
+            return session
+        now = time.time()
+        created = float(session.get("_created", 0))
+        seen = float(session.get("_seen", 0))
+        if now - seen > self.idle_timeout or now - created > self.absolute_timeout:
+            reason = "idle" if now - seen > self.idle_timeout else "absolute"
+            log.info("session ended by the %s timeout", reason)
+            self.end(session)
+            return session
+        if now - seen > self.touch_interval:
+            session["_seen"] = now  # marks it modified: written back once per touch interval
+        return session
+
+    # -- saving --------------------------------------------------------------------------------
+    def should_set_storage(self, app: Flask, session: ServerSideSession) -> bool:
+        return session.modified  # never on every request (PITFALLS.md)
+
+    def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
+        if getattr(session, "unavailable", False):
+            return
+        if session and "_created" not in session:
+            now = time.time()
+            session["_created"] = now
+            session["_seen"] = now
+        super().save_session(app, session, response)
+
+    def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
+        now = time.time()
+        remaining = float(session.get("_created", now)) + self.absolute_timeout - now
+        ttl = max(1, int(min(self.idle_timeout, remaining)))
+        self.client.set(store_id, self.serializer.encode(session), ex=ttl)
+
+    # -- ending and indexing ---------------------------------------------------------------------
+    def _index_key(self, kind: str, value: str) -> str:
+        return f"{self._index_prefix}:{kind}:{value}"
+
+    def rotate(self, session: EntraSession) -> None:
+        """A new session id (the pre-login id is dead from here on): prevents session fixation."""
+        old = session.sid
+        self.client.delete(self._get_store_id(old))
+        session.sid = self._generate_sid(self.sid_length)
+        session.modified = True
+
+    def bind(self, session: EntraSession, *, user_key: str, entra_sid: str | None) -> None:
+        """Index the session under its user and Entra's session id, for sign-out everywhere."""
+        session["_user"] = user_key
+        session["_entra_sid"] = entra_sid or ""
+        pipe = self.client.pipeline(transaction=False)
+        for kind, value in (("user", user_key), ("sid", entra_sid)):
+            if value:
+                key = self._index_key(kind, value)
+                pipe.sadd(key, session.sid)
+                pipe.expire(key, self.absolute_timeout)
+        pipe.execute()
+
+    def end(self, session: EntraSession) -> None:
+        """Delete this session from Redis and its indexes; the cookie goes with the response."""
+        user_key, entra_sid = session.get("_user"), session.get("_entra_sid")
+        self.client.delete(self._get_store_id(session.sid))
+        for kind, value in (("user", user_key), ("sid", entra_sid)):
+            if value:
+                self.client.srem(self._index_key(kind, value), session.sid)
+        session.clear()
+        session.modified = True
+
+    def end_indexed(self, kind: str, value: str) -> int:
+        """End every session indexed under ``kind`` (``user`` or ``sid``) = ``value``; returns how many."""
+        key = self._index_key(kind, value)
+        sids = [s.decode() if isinstance(s, bytes) else s for s in self.client.smembers(key)]
+        for sid in sids:
+            self.client.delete(self._get_store_id(sid))
+        self.client.delete(key)
+        return len(sids)

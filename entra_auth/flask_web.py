@@ -1,0 +1,129 @@
+"""Flask adapter for the web tier: who is signed in, and what they may see.
+
+``current_user`` reads the validated ID-token claims kept in the server-side
+session (never tokens); ``login_required`` and ``roles_required`` gate views;
+``access_token_for(scopes)`` gets the user's token for the API tier from
+their cache partition and lets ``InteractionRequired`` reach the web
+blueprint's handler, which sends the browser through sign-in.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import abort, g, request, session
+from werkzeug.local import LocalProxy
+
+from .errors import InteractionRequired
+from .flask_ext import entra_state
+
+# The ID-token claims kept in the session: what pages show and authorization uses.
+SESSION_CLAIMS = ("name", "preferred_username", "oid", "tid", "sub", "roles", "iss", "aud", "iat", "nbf", "exp",
+                  "auth_time", "sid", "ver", "idp", "login_hint", "acrs", "amr", "email")
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    claims: dict
+    partition: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def name(self) -> str:
+        return str(self.claims.get("name") or self.claims.get("preferred_username") or "")
+
+    @property
+    def oid(self) -> str:
+        return str(self.claims["oid"])
+
+    @property
+    def tid(self) -> str:
+        return str(self.claims["tid"])
+
+
+def _load_user() -> SignedInUser | None:
+    if "entra_user" not in g:
+        claims = session.get("claims")
+        partition = session.get("partition")
+        if isinstance(claims, dict) and isinstance(partition, str):
+            roles = claims.get("roles")
+            g.entra_user = SignedInUser(claims, partition,
+                                        frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list)
+                                        else frozenset())
+        else:
+            g.entra_user = None
+    return g.entra_user
+
+
+current_user: SignedInUser | None = LocalProxy(_load_user)  # type: ignore[assignment]
+
+
+def kept_claims(claims: dict) -> dict:
+    return {k: claims[k] for k in SESSION_CLAIMS if k in claims}
+
+
+def login_required(view: Callable) -> Callable:
+    """Anonymous visitors are sent through sign-in and brought back here."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if _load_user() is None:
+            raise InteractionRequired("not signed in")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def roles_required(*roles: str) -> Callable:
+    """Signed-in users holding at least one of ``roles`` (Entra app roles of the ID token); 403 otherwise."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            user = _load_user()
+            if user is None or not user.roles & set(roles):
+                abort(403, f"This page needs the {' or '.join(roles)} role.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def access_token_for(scopes: list[str]) -> str:
+    """The signed-in user's access token for ``scopes`` (refreshed if needed).
+
+    A refresh that brought a new ID token updates the session's claims, so
+    app roles follow the directory.
+    """
+    user = _load_user()
+    if user is None:
+        raise InteractionRequired("not signed in", scopes=scopes)
+    acquired = entra_state().web.user_tokens.acquire(user.partition, scopes)
+    if acquired.refreshed_claims is not None:
+        claims = kept_claims(acquired.refreshed_claims)
+        if claims.get("oid") == user.oid and claims.get("tid") == user.tid:
+            session["claims"] = claims
+            g.pop("entra_user", None)
+    return acquired.access_token
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to return to after sign-in; anything else becomes ``/``.
+
+    Refused: absolute URLs, scheme-relative ``//host``, ``/\\host`` (browsers
+    read the backslash as a slash), control characters, other schemes.
+    """
+    if not value or len(value) > 2000 or not value.startswith("/"):
+        return "/"
+    if value.startswith(("//", "/\\")) or any(c in value for c in "\\\r\n\t") or any(ord(c) < 32 for c in value):
+        return "/"
+    return value
+
+
+def current_path() -> str:
+    """This request's path and query, for coming back after a sign-in."""
+    return safe_next(request.full_path.rstrip("?") if request.query_string else request.path)

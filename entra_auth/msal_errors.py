@@ -1,0 +1,91 @@
+"""MSAL's error dictionaries and exceptions, turned into the core's typed errors in one place.
+
+MSAL reports most failures as ``{"error": ..., "error_description": ...}``
+dicts, but raises for some (a 5xx from the token endpoint:
+``MsalServiceError``; the transport: ``requests`` exceptions). Callers wrap
+MSAL calls in ``msal_call`` and pass error dicts to ``error_from_result``; the
+tiers then turn the typed errors into pages or RFC 6750 answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+import msal
+import requests
+
+from .credentials import CredentialUnavailable
+from .errors import (
+    ClientCredentialError,
+    ConsentRequired,
+    EntraAuthError,
+    IdentityProviderUnavailable,
+    InteractionRequired,
+    ProviderError,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_INTERACTION = frozenset({"interaction_required", "login_required", "consent_required"})
+_UNAVAILABLE = frozenset({"temporarily_unavailable", "server_error", "service_unavailable"})
+_CLIENT = frozenset({"invalid_client", "unauthorized_client"})
+_AADSTS = re.compile(r"^(AADSTS\d+)")
+
+
+def aadsts_code(result: dict) -> str:
+    """The ``AADSTS...`` code of an Entra error (safe to show and log), or ''."""
+    match = _AADSTS.match(str(result.get("error_description", "")))
+    return match.group(1) if match else ""
+
+
+def _codes(result: dict) -> set[int]:
+    codes = result.get("error_codes")
+    return {c for c in codes if isinstance(c, int)} if isinstance(codes, list) else set()
+
+
+def error_from_result(result: dict, *, scopes: list[str] | None = None, interactive: bool = True) -> EntraAuthError:
+    """The typed error for an MSAL error dict.
+
+    ``interactive``: a user is at a browser who can be sent through sign-in
+    (missing consent becomes incremental consent); a middle tier (on-behalf-of)
+    cannot, so missing consent there needs an administrator.
+    ``reason`` never copies Entra's free-text description (it can name users):
+    only the error, the AADSTS code, and Entra's correlation and trace ids.
+    """
+    error = str(result.get("error", "unknown_error"))
+    code = aadsts_code(result)
+    reason = f"{error} {code}".strip()
+    claims = result.get("claims") if isinstance(result.get("claims"), str) else None
+    consent = (str(result.get("suberror", "")) == "consent_required" or 65001 in _codes(result)
+               or error == "consent_required")
+    if consent:
+        if interactive:
+            return InteractionRequired(reason, claims=claims, scopes=scopes, consent=True)
+        return ConsentRequired(reason, permission=" ".join(scopes or []))
+    if error in _INTERACTION or error == "invalid_grant":
+        # invalid_grant: an expired, revoked or bad refresh token or assertion
+        # (AADSTS50013, 50173, 700082...): only a new sign-in helps.
+        return InteractionRequired(reason, claims=claims, scopes=scopes)
+    if error in _CLIENT:
+        return ClientCredentialError(reason)
+    if error in _UNAVAILABLE:
+        return IdentityProviderUnavailable(reason)
+    return ProviderError(reason, error=error, correlation_id=str(result.get("correlation_id", "")),
+                         trace_id=str(result.get("trace_id", "")))
+
+
+def msal_call(fn: Callable[[], T]) -> T:
+    """Run an MSAL call, mapping transport and service failures to ``IdentityProviderUnavailable``
+    and an unusable own credential to ``ClientCredentialError``."""
+    try:
+        return fn()
+    except msal.exceptions.MsalServiceError as exc:
+        raise IdentityProviderUnavailable(f"identity provider error {getattr(exc, 'error', '') or ''}".strip()) from exc
+    except requests.RequestException as exc:
+        raise IdentityProviderUnavailable(f"identity provider unreachable ({type(exc).__name__})") from exc
+    except CredentialUnavailable as exc:
+        raise ClientCredentialError(f"no usable client credential: {exc}") from exc

@@ -1,0 +1,58 @@
+"""In-flight sign-ins, kept in Redis so any worker can finish what another started.
+
+MSAL's auth-code flow dict holds the PKCE verifier, ``state`` and ``nonce``.
+It never goes to the browser: the browser gets only a random key, in a short-
+lived cookie that reaches the cross-site ``form_post`` callback, which binds
+the flow to the browser that started it (a callback delivered to any other
+browser finds no flow: login CSRF refused). A flow is taken once (GETDEL), so
+a replayed callback finds nothing either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+
+import redis
+
+FLOW_TTL_SECONDS = 600  # Entra's authorization codes live ten minutes; a sign-in page left longer starts again
+
+
+@dataclass
+class PendingSignIn:
+    flow: dict
+    next_path: str = "/"
+    scopes: list[str] = field(default_factory=list)
+    claims: str | None = None  # the claims challenge this sign-in answers, if any
+    started_at: float = 0.0
+
+
+class SignInFlowStore:
+    def __init__(self, client: redis.Redis, *, prefix: str = "signin", ttl: int = FLOW_TTL_SECONDS):
+        self._redis = client
+        self._prefix = prefix
+        self.ttl = ttl
+
+    def _key(self, browser_key: str) -> str:
+        # The cookie value is a bearer secret: Redis sees only its hash.
+        return f"{self._prefix}:{hashlib.sha256(browser_key.encode()).hexdigest()}"
+
+    def save(self, pending: PendingSignIn) -> str:
+        """Store the flow; returns the key for the browser's cookie."""
+        browser_key = secrets.token_urlsafe(32)
+        self._redis.set(self._key(browser_key), json.dumps(asdict(pending)), ex=self.ttl)
+        return browser_key
+
+    def take(self, browser_key: str | None) -> PendingSignIn | None:
+        """The flow for this browser, removed as it is read (single use); None when absent or expired."""
+        if not browser_key or len(browser_key) > 100:
+            return None
+        raw = self._redis.getdel(self._key(browser_key))
+        if raw is None:
+            return None
+        try:
+            return PendingSignIn(**json.loads(raw))
+        except (ValueError, TypeError):
+            return None

@@ -1,0 +1,141 @@
+"""Tokens for the signed-in user: sign-in, silent acquisition, sign-out.
+
+Steady state costs no identity-provider call and no lock: the user's cache
+partition is read from Redis and MSAL answers from it through an *offline*
+app. Only when MSAL needs the network (an expired access token to refresh, a
+new scope) does the request take the partition's lock, re-read the partition
+(another worker may have refreshed it meanwhile) and let MSAL refresh, so two
+workers never redeem one refresh token twice (Entra rotates refresh tokens;
+the loser of such a race would be signed out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import msal
+
+from .errors import InteractionRequired, SignInFailed
+from .id_tokens import IdTokenValidator
+from .jwt_validation import ValidatedToken
+from .msal_apps import MsalAppFactory, NetworkNeeded
+from .msal_errors import error_from_result, msal_call
+from .token_cache import PartitionCache, RedisTokenCacheStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AcquiredToken:
+    access_token: str
+    expires_in: int
+    refreshed_claims: dict | None = None  # the validated ID-token claims when a refresh brought a new ID token
+
+    def __repr__(self) -> str:  # never the token
+        return f"AcquiredToken(expires_in={self.expires_in}, refreshed={self.refreshed_claims is not None})"
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    id_token: ValidatedToken
+    partition: str  # MSAL home_account_id: "<oid>.<tid>"
+
+
+def sent_nonce(flow: dict) -> str:
+    """The nonce MSAL put on the wire: a SHA-256 of ``flow["nonce"]``, which the ID token echoes."""
+    return hashlib.sha256(str(flow["nonce"]).encode("ascii")).hexdigest()
+
+
+class UserTokens:
+    def __init__(self, apps: MsalAppFactory, store: RedisTokenCacheStore, id_tokens: IdTokenValidator):
+        self._apps = apps
+        self._store = store
+        self._id_tokens = id_tokens
+
+    # -- sign-in ------------------------------------------------------------------------------
+    def start_sign_in(self, scopes: list[str], redirect_uri: str, *, claims: str | None = None,
+                      prompt: str | None = None, login_hint: str | None = None) -> dict:
+        """MSAL's auth-code flow (PKCE S256, state, nonce) with ``response_mode=form_post``."""
+        app = self._apps.build()
+        return msal_call(lambda: app.initiate_auth_code_flow(
+            scopes, redirect_uri=redirect_uri, response_mode="form_post", claims_challenge=claims,
+            prompt=prompt, login_hint=login_hint,
+        ))
+
+    def finish_sign_in(self, flow: dict, auth_response: dict, scopes: list[str]) -> SignInResult:
+        """Redeem the code, validate the ID token, and fold the tokens into the user's partition.
+
+        Nothing is stored until the ID token passed validation: a refused token creates no session
+        and leaves no tokens behind.
+        """
+        fresh = msal.SerializableTokenCache()
+        app = self._apps.build(fresh)
+        try:
+            result = msal_call(lambda: app.acquire_token_by_auth_code_flow(flow, auth_response))
+        except ValueError:
+            # MSAL raises on a state mismatch instead of returning an error (PITFALLS.md).
+            raise SignInFailed("state mismatch") from None
+        except RuntimeError as exc:
+            if "nonce" in str(exc).lower():
+                raise SignInFailed("nonce mismatch") from None
+            raise
+        if "error" in result:
+            raise error_from_result(result, scopes=scopes)
+        id_token = result.get("id_token")
+        if not isinstance(id_token, str):
+            raise SignInFailed("no ID token in the token response")
+        validated = self._id_tokens.validate(id_token, nonce=sent_nonce(flow))
+        partition = f"{validated.claims['oid']}.{validated.claims['tid']}"
+        # MSAL keys the account by client_info (uid.utid); Entra's are the oid and tid. Anything
+        # else means the response does not describe the user whose ID token we just validated.
+        accounts = [a["home_account_id"] for a in fresh.search(msal.TokenCache.CredentialType.ACCOUNT)]
+        if accounts != [partition]:
+            raise SignInFailed("token response does not match the ID token's user")
+        with self._store.locked(partition):
+            self._store.merge_into(partition, fresh)
+        return SignInResult(validated, partition)
+
+    # -- silent acquisition ------------------------------------------------------------------------
+    def acquire(self, partition: str, scopes: list[str]) -> AcquiredToken:
+        """An access token for ``scopes`` from the user's cache, refreshed when needed.
+
+        Raises ``InteractionRequired`` when only a sign-in can help (no account,
+        refresh token expired or revoked, scope not consented).
+        """
+        cache = self._store.load(partition)
+        try:
+            return self._silent(self._apps.build(cache, offline=True), cache, scopes)
+        except NetworkNeeded:
+            pass
+        with self._store.locked(partition):
+            cache = self._store.load(partition)
+            try:
+                return self._silent(self._apps.build(cache), cache, scopes)
+            finally:
+                self._store.save(cache)
+
+    def _silent(self, app: msal.ConfidentialClientApplication, cache: PartitionCache,
+                scopes: list[str]) -> AcquiredToken:
+        account = next((a for a in app.get_accounts() if a.get("home_account_id") == cache.partition), None)
+        if account is None:
+            raise InteractionRequired("no cached account", scopes=scopes)
+        result = msal_call(lambda: app.acquire_token_silent_with_error(scopes, account))
+        if result is None:
+            raise InteractionRequired("no token in the cache", scopes=scopes)
+        if "error" in result:
+            raise error_from_result(result, scopes=scopes)
+        refreshed = None
+        if result.get("token_source") == "identity_provider" and isinstance(result.get("id_token"), str):
+            # A refresh brings a new ID token: app roles follow it (a role removed is gone).
+            try:
+                refreshed = self._id_tokens.validate(result["id_token"], nonce=None).claims
+            except Exception:  # noqa: BLE001 - a bad refreshed ID token must not cost the access token
+                log.warning("the ID token of a refresh failed validation; session claims left as they were")
+        return AcquiredToken(result["access_token"], int(result.get("expires_in", 0)), refreshed)
+
+    # -- sign-out ----------------------------------------------------------------------------------
+    def forget(self, partition: str) -> None:
+        """Delete the user's token cache partition (sign-out)."""
+        self._store.delete(partition)

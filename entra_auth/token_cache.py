@@ -1,0 +1,173 @@
+"""MSAL token caches in Redis: one partition per user (or per app, or per incoming
+assertion for on-behalf-of), encrypted at rest, written back only when changed.
+
+Why not the session: a cache blob per browser loses tokens, bloats cookies and
+breaks as soon as two workers serve one user. Here a partition is the MSAL
+``home_account_id`` (``oid.tid``); every browser of that user, on every worker,
+shares it. The Redis key is a hash of the partition id, so key names carry no
+user identifiers, and it is wrapped in a hash tag so the value and its lock
+live on one Redis Cluster slot.
+
+Encryption: ``TOKEN_CACHE_KEYS`` are Fernet keys (url-safe base64, 32 bytes;
+AES-CBC + HMAC-SHA256, authenticated). ``MultiFernet`` encrypts with the first
+and decrypts with any, so keys rotate without signing anyone out. A tampered
+or undecryptable entry is a cache miss, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import msal
+import redis
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_SECONDS = 10.0  # a refresh that takes longer than this has failed anyway (HTTP timeouts are 5 s)
+LOCK_WAIT_SECONDS = 6.0
+# Lua: delete the lock only if we still own it (never someone else's after our timeout).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+class TokenCacheBusy(RuntimeError):
+    """Another worker held the partition's lock for too long."""
+
+
+class TokenCacheCipher:
+    """Authenticated encryption with key rotation (first key encrypts, all decrypt)."""
+
+    def __init__(self, keys: list[str]):
+        if not keys:
+            raise ValueError("at least one token cache key is required")
+        try:
+            self._fernet = MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
+        except ValueError as exc:
+            raise ValueError("TOKEN_CACHE_KEYS must be url-safe base64 encoded 32-byte keys") from exc
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self._fernet.encrypt(plaintext)
+
+    def decrypt(self, ciphertext: bytes) -> bytes | None:
+        """The plaintext, or None when the entry was tampered with or no key fits."""
+        try:
+            return self._fernet.decrypt(ciphertext)
+        except InvalidToken:
+            return None
+
+    @staticmethod
+    def generate_key() -> str:
+        return Fernet.generate_key().decode()
+
+
+class PartitionCache(msal.SerializableTokenCache):
+    """An MSAL cache that knows which Redis partition it came from."""
+
+    def __init__(self, partition: str):
+        super().__init__()
+        self.partition = partition
+
+
+class RedisTokenCacheStore:
+    """Load, save, lock and delete encrypted MSAL cache partitions in Redis."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        cipher: TokenCacheCipher,
+        *,
+        prefix: str = "tokencache",
+        retention_seconds: int = 12 * 3600,
+    ):
+        self._redis = client
+        self._cipher = cipher
+        self._prefix = prefix
+        # How long a partition outlives its last write when no access token
+        # lasts longer: the longest a session may use the refresh token.
+        self._retention = retention_seconds
+
+    def key(self, partition: str) -> str:
+        digest = hashlib.sha256(partition.encode()).hexdigest()[:40]
+        return f"{self._prefix}:{{{digest}}}"
+
+    def load(self, partition: str) -> PartitionCache:
+        """The partition's cache; empty when absent, tampered with or encrypted with a retired key."""
+        cache = PartitionCache(partition)
+        raw = self._redis.get(self.key(partition))
+        if raw is not None:
+            plaintext = self._cipher.decrypt(raw)
+            if plaintext is None:
+                log.warning("token cache entry could not be decrypted; treated as a miss (key %s)", self.key(partition))
+            else:
+                cache.deserialize(plaintext.decode())
+        return cache
+
+    def save(self, cache: PartitionCache, *, not_after: float | None = None) -> bool:
+        """Write the partition back if MSAL changed it; True when written.
+
+        ``not_after`` (epoch seconds) caps the entry's life, e.g. at the incoming
+        token's expiry for an on-behalf-of partition.
+        """
+        if not cache.has_state_changed:
+            return False
+        state = cache.serialize()
+        ttl = self._ttl(json.loads(state))
+        if not_after is not None:
+            ttl = min(ttl, int(not_after - time.time()))
+            if ttl <= 0:
+                return False
+        self._redis.set(self.key(cache.partition), self._cipher.encrypt(state.encode()), ex=ttl)
+        return True
+
+    def merge_into(self, partition: str, fresh: msal.SerializableTokenCache) -> PartitionCache:
+        """Fold a freshly filled cache (from a sign-in) into the stored partition; call under ``locked``.
+
+        New entries win key by key: the new refresh token replaces the old one,
+        while access tokens for other scopes that other sessions use are kept.
+        """
+        stored = self.load(partition)
+        merged = json.loads(stored.serialize() or "{}")
+        for section, entries in json.loads(fresh.serialize() or "{}").items():
+            if isinstance(entries, dict):
+                merged.setdefault(section, {}).update(entries)
+        result = PartitionCache(partition)
+        result.deserialize(json.dumps(merged))
+        result.has_state_changed = True
+        self.save(result)
+        return result
+
+    def delete(self, partition: str) -> None:
+        self._redis.delete(self.key(partition))
+
+    @contextmanager
+    def locked(self, partition: str, *, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+        """A short per-partition lock, so two workers never redeem one refresh token twice."""
+        lock_key = f"{self.key(partition)}:lock"
+        owner = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        delay = 0.01
+        while not self._redis.set(lock_key, owner, nx=True, px=int(LOCK_TIMEOUT_SECONDS * 1000)):
+            if time.monotonic() > deadline:
+                raise TokenCacheBusy("the token cache partition stayed locked")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        try:
+            yield
+        finally:
+            try:
+                self._redis.eval(_RELEASE, 1, lock_key, owner)
+            except redis.RedisError:
+                log.warning("could not release a token cache lock; it expires by itself")
+
+    def _ttl(self, state: dict) -> int:
+        now = time.time()
+        latest = max(
+            (float(at.get("expires_on", 0)) for at in state.get("AccessToken", {}).values()), default=now
+        )
+        return max(int(latest - now), self._retention, 1)
