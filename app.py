@@ -19,8 +19,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import app_commands
 import config
 import http_hardening
+import logging_setup
 from blueprints import api, auth, health, web, web_errors
 from entra_auth import flask_ext
 from entra_auth.flask_web import current_user
@@ -32,6 +34,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     settings = config.load_config(overrides=test_config)
     app = Flask(__name__, instance_path=str(config.INSTANCE))
     app.config.from_mapping(settings)
+    logging_setup.init_app(app)  # JSON lines in production, redacted everywhere; logs the configuration warnings
     if not app.config.get("SECRET_KEY"):
         # Only development/testing get here (production refuses to start without one).
         app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
@@ -53,6 +56,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         app.register_blueprint(api.bp)
         csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
     _register_template_helpers(app)
+    app_commands.init_app(app)
     return app
 
 

@@ -9,9 +9,18 @@ Unsafe production settings fail at start-up with one message listing all.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import logging
 import os
-from collections.abc import Mapping
+import re
+import sys
+import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = ROOT / "instance"
@@ -28,8 +37,24 @@ DEV_EMULATOR_URL = "https://127.0.0.1:5443"
 ENVIRONMENTS = ("development", "testing", "production")
 
 
-class ConfigError(RuntimeError):
-    """Missing or unsafe settings; the message lists every problem at once."""
+class ConfigError(click.ClickException, RuntimeError):
+    """Missing or unsafe settings; the message lists every problem at once.
+
+    A ``ClickException`` so that any ``flask ...`` command run with settings the
+    app refuses (``flask entra check`` above all) prints the posture report and
+    exits 1 instead of a traceback: Flask's CLI must build the app to find its
+    commands, and building it is exactly what the refusal stops.
+    """
+
+    def __init__(self, message: str, report: Iterable[tuple[str, str, str]] = ()):
+        super().__init__(message)
+        self.report = list(report)
+
+    def show(self, file=None) -> None:
+        file = file or sys.stderr
+        if self.report:
+            click.echo(format_report(self.report), file=file)
+        click.echo(f"Error: {self.message}", file=file)
 
 
 class BaseConfig:
@@ -92,6 +117,13 @@ class BaseConfig:
     HTTP_TIMEOUT_SECONDS = 5.0
     REDIS_TIMEOUT_SECONDS = 2.0
 
+    # Logging (logging_setup.py): "json" (one object per line), "text", or "none"
+    # (leave logging alone: the test runner owns it). LOG_LEVEL applies to every logger.
+    LOG_FORMAT: str | None = "json"
+    LOG_LEVEL = "INFO"
+    # Filled by load_config: the posture's warnings, logged once logging is set up.
+    CONFIG_WARNINGS: list[tuple[str, str]] = []
+
 
 class DevelopmentConfig(BaseConfig):
     APP_ENV = "development"
@@ -114,6 +146,7 @@ class DevelopmentConfig(BaseConfig):
     # stays Secure (SameSite=None requires it; browsers accept it on localhost).
     SESSION_COOKIE_SECURE = False
     SESSION_COOKIE_NAME = "orders_session"
+    LOG_FORMAT = "text"
 
 
 class TestingConfig(DevelopmentConfig):
@@ -122,6 +155,7 @@ class TestingConfig(DevelopmentConfig):
     # Tests run the cookies as production does (the test servers speak HTTPS).
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
+    LOG_FORMAT = "none"
 
 
 class ProductionConfig(BaseConfig):
@@ -156,18 +190,36 @@ _STRINGS = (
     "DOWNSTREAM_API_BASE_URL",
     "REDIS_URL",
     "PUBLIC_BASE_URL",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
 )
 _COMMA_LISTS = ("ENTRA_ALLOWED_TENANTS", "API_AUDIENCE", "API_ALLOWED_CLIENT_APPS", "TOKEN_CACHE_KEYS", "ENABLED_BLUEPRINTS")
 _SPACE_LISTS = ("API_SCOPES", "DOWNSTREAM_API_SCOPES")
 _INTEGERS = ("TRUSTED_PROXY_HOPS", "SESSION_IDLE_TIMEOUT_SECONDS", "SESSION_ABSOLUTE_TIMEOUT_SECONDS")
 
 
-def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping | None = None) -> dict:
-    """The settings for ``APP_ENV``: class defaults, then the environment, then ``overrides``."""
+_BOOLEANS = {"FLASK_DEBUG": "DEBUG"}  # Flask's own variable: `flask run --debug` sets it too
+_TRUE = ("1", "true", "yes", "on")
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+PostureItem = tuple[str, str, str]  # (status, item, message): never a secret value
+
+
+def parse_environment(
+    environ: Mapping[str, str] | None = None, overrides: Mapping | None = None
+) -> tuple[dict, list[PostureItem]]:
+    """The settings for ``APP_ENV`` (class defaults, then the environment, then ``overrides``),
+    and the values that could not be parsed, as ``fail`` items. Never raises.
+
+    An unknown ``APP_ENV`` is judged by the production rules, the strictest.
+    """
     environ = os.environ if environ is None else environ
+    errors: list[PostureItem] = []
     app_env = (overrides or {}).get("APP_ENV") or environ.get("APP_ENV") or "development"
     if app_env not in _CLASSES:
-        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)} (got {app_env!r})")
+        errors.append((FAIL, "APP_ENV", f"APP_ENV must be one of {', '.join(ENVIRONMENTS)} (got {app_env[:40]!r}; "
+                                        "judged by the production rules here)"))
+        app_env = "production"
     cls = _CLASSES[app_env]
     settings = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
     for name in _STRINGS:
@@ -179,66 +231,384 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping | N
     for name in _SPACE_LISTS:
         if environ.get(name):
             settings[name] = environ[name].split()
-    bad_integers = []
     for name in _INTEGERS:
         if environ.get(name):
             try:
                 settings[name] = int(environ[name])
             except ValueError:
-                bad_integers.append(f"{name} must be a whole number (got {environ[name]!r})")
-    if bad_integers:
-        raise ConfigError(f"Refusing to start ({app_env}): " + "; ".join(bad_integers) + ".")
+                errors.append((FAIL, name, f"{name} must be a whole number (got {environ[name][:20]!r})"))
+    for name, key in _BOOLEANS.items():
+        if environ.get(name):
+            settings[key] = environ[name].strip().lower() in _TRUE
     settings.update(overrides or {})
     settings["APP_ENV"] = app_env
     if settings["ENTRA_AUTHORITY_HOST"]:
         settings["ENTRA_AUTHORITY_HOST"] = settings["ENTRA_AUTHORITY_HOST"].rstrip("/")
-    check(settings)
+    return settings, errors
+
+
+def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping | None = None) -> dict:
+    """The settings for ``APP_ENV``, or ``ConfigError`` listing every ``fail`` of the posture at once.
+
+    The posture's warnings travel in ``CONFIG_WARNINGS`` (logged at start-up in production).
+    """
+    settings, report = environment_posture(environ, overrides)
+    raw_env = (overrides or {}).get("APP_ENV") or (os.environ if environ is None else environ).get("APP_ENV")
+    failures = [message for status, _, message in report if status == FAIL]
+    if failures:
+        label = settings["APP_ENV"] if not raw_env or raw_env == settings["APP_ENV"] else f"APP_ENV={raw_env[:40]}"
+        raise ConfigError(f"Refusing to start ({label}): " + "; ".join(failures) + ".", report)
+    settings["CONFIG_WARNINGS"] = [(item, message) for status, item, message in report if status == WARN]
     return settings
 
 
+def environment_posture(
+    environ: Mapping[str, str] | None = None, overrides: Mapping | None = None
+) -> tuple[dict, list[PostureItem]]:
+    """The settings and their whole posture report (parse errors first). Never raises."""
+    settings, errors = parse_environment(environ, overrides)
+    unparsed = {item for _, item, _ in errors}
+    return settings, errors + [entry for entry in posture(settings) if entry[1] not in unparsed]
+
+
 def problems(settings: Mapping) -> list[str]:
-    """Every missing or unsafe setting, as sentences naming the variable."""
-    found: list[str] = []
-    blueprints = set(settings["ENABLED_BLUEPRINTS"])
-    unknown = blueprints - {"web", "api"}
-    if unknown or not blueprints:
-        found.append(f"ENABLED_BLUEPRINTS must name web and/or api (got {sorted(blueprints)})")
-    if "web" in blueprints and not settings.get("ENTRA_CLIENT_ID"):
-        found.append("ENTRA_CLIENT_ID is required for the web tier")
-    if "api" in blueprints and not (settings.get("API_CLIENT_ID") and settings.get("API_AUDIENCE")):
-        found.append("API_CLIENT_ID and API_AUDIENCE are required for the API tier")
-    tenant = str(settings.get("ENTRA_TENANT_ID") or "").lower()
-    if not tenant:
-        found.append("ENTRA_TENANT_ID is required (a tenant id, or organizations with ENTRA_ALLOWED_TENANTS)")
-    elif tenant in ("organizations", "common") and not settings.get("ENTRA_ALLOWED_TENANTS"):
-        found.append(f"ENTRA_TENANT_ID={tenant} needs ENTRA_ALLOWED_TENANTS (the tenant ids allowed to sign in)")
-    elif tenant == "consumers":
-        found.append("ENTRA_TENANT_ID=consumers is not supported: this is a work-account app")
-    ca_bundle = settings.get("ENTRA_CA_BUNDLE")
-    if ca_bundle and not Path(ca_bundle).is_file():
-        hint = " (start the local stack with ./run, or `python -m entra_emulator`, to create it)" if (
-            Path(ca_bundle).parent == EMULATOR_STATE) else ""
-        found.append(f"ENTRA_CA_BUNDLE names a file that does not exist: {ca_bundle}{hint}")
-    if not str(settings.get("ENTRA_AUTHORITY_HOST", "")).startswith("https://"):
-        found.append("ENTRA_AUTHORITY_HOST must be an https:// URL")
-    if settings["APP_ENV"] == "production":
-        secret = settings.get("SECRET_KEY") or ""
-        if len(secret) < 32:
-            found.append("SECRET_KEY is required in production (at least 32 random characters)")
-        if not settings.get("REDIS_URL"):
-            found.append("REDIS_URL is required in production (the embedded Redis is for development)")
-        if not settings.get("TOKEN_CACHE_KEYS"):
-            found.append("TOKEN_CACHE_KEYS is required in production (url-safe base64 32-byte keys)")
-        if settings.get("DEBUG"):
-            found.append("DEBUG must be off in production")
-        if not settings.get("SESSION_COOKIE_SECURE"):
-            found.append("the session cookie must be Secure in production")
-    return found
+    """Every missing or unsafe setting (the posture's ``fail`` items), as sentences naming the variable."""
+    return [message for status, _, message in posture(settings) if status == FAIL]
 
 
 def check(settings: Mapping) -> None:
     found = problems(settings)
     if found:
-        raise ConfigError(
-            f"Refusing to start ({settings['APP_ENV']}): " + "; ".join(found) + "."
-        )
+        raise ConfigError(f"Refusing to start ({settings['APP_ENV']}): " + "; ".join(found) + ".",
+                          posture(settings))
+
+
+def format_report(report: Iterable[PostureItem]) -> str:
+    """The posture as text: one ``status  item  message`` line each, then a count."""
+    report = list(report)
+    width = max((len(item) for _, item, _ in report), default=0)
+    lines = [f"{status:<4}  {item:<{width}}  {message}" for status, item, message in report]
+    counts = {s: sum(1 for status, _, _ in report if status == s) for s in (OK, WARN, FAIL)}
+    lines.append(f"{counts[OK]} ok, {counts[WARN]} warn, {counts[FAIL]} fail")
+    return "\n".join(lines)
+
+
+# -- the posture ----------------------------------------------------------------------------------------
+#
+# Every rule yields one item. Rules marked "production" are refused (fail) in
+# production; in development and testing the same finding is a warning that
+# says production would refuse it, so `flask entra check` on a laptop shows
+# what a deployment still needs. The other rules fail in every environment
+# (they would break the app anyway, later and less clearly).
+#
+# "A secret in a file under the repository" means: a credential file the app
+# is configured to read (a certificate's private key: *_CERTIFICATE_PATH or a
+# ClientCredentials "Path"/"CertificateDiskPath"; a federated token file:
+# "SignedAssertionFileDiskPath" or AZURE_FEDERATED_TOKEN_FILE) whose real path
+# (symlinks followed, relative paths from the working folder) lies inside this
+# repository's folder, git-ignored parts such as instance/ included -- on a
+# PaaS that folder *is* the deployed package, copied to every build, slot and
+# backup -- or a .env/.flaskenv file in it that assigns SECRET_KEY,
+# TOKEN_CACHE_KEYS, a *_CLIENT_SECRET or a *_CLIENT_CREDENTIALS with a
+# ClientSecret. Secrets belong in the platform's settings, a mounted secret
+# store or Key Vault, never beside the code.
+
+_CREDENTIAL_TIERS = (("web", "ENTRA_CLIENT"), ("API", "API_CLIENT"), ("daemon", "DAEMON_CLIENT"))
+_DOTENV_FILES = (".env", ".flaskenv")
+_DOTENV_SECRET = re.compile(
+    r"^\s*(?:export\s+)?(SECRET_KEY|TOKEN_CACHE_KEYS|\w+_CLIENT_SECRET|\w+_CLIENT_CREDENTIALS)\s*=\s*(.*)$", re.M)
+_PLACEHOLDER_WORDS = ("changeme", "password", "secret", "example", "default", "insecure", "placeholder", "devonly")
+_EMULATOR_CA_ORGANIZATION = "Entra emulator"  # entra_emulator/pki.py names its CA so
+
+
+def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[PostureItem]:
+    """The security posture of ``settings``: ``(status, item, message)`` per rule, status ok/warn/fail.
+
+    Reads only the settings and local files (the CA bundle, .env files); never
+    the network. Messages name variables, hosts and paths, never a secret value.
+    """
+    root = (repo_root or ROOT).resolve()
+    production = settings.get("APP_ENV") == "production"
+    report: list[PostureItem] = []
+
+    def add(status: str, item: str, message: str) -> None:
+        report.append((status, item, message))
+
+    def production_rule(item: str, message: str | None, ok_message: str) -> None:
+        """A rule refused in production; elsewhere its finding is a warning."""
+        if message is None:
+            add(OK, item, ok_message)
+        elif production:
+            add(FAIL, item, message)
+        else:
+            add(WARN, item, f"{message} (allowed in {settings.get('APP_ENV')}; production refuses it)")
+
+    add(OK, "APP_ENV", settings.get("APP_ENV", "?"))
+    blueprints = set(settings.get("ENABLED_BLUEPRINTS") or [])
+    unknown = blueprints - {"web", "api"}
+    if unknown or not blueprints:
+        add(FAIL, "ENABLED_BLUEPRINTS", f"ENABLED_BLUEPRINTS must name web and/or api (got {sorted(blueprints)})")
+    else:
+        add(OK, "ENABLED_BLUEPRINTS", ", ".join(sorted(blueprints)))
+    if "web" in blueprints:
+        if settings.get("ENTRA_CLIENT_ID"):
+            add(OK, "ENTRA_CLIENT_ID", str(settings["ENTRA_CLIENT_ID"]))
+        else:
+            add(FAIL, "ENTRA_CLIENT_ID", "ENTRA_CLIENT_ID is required for the web tier")
+    if "api" in blueprints:
+        if settings.get("API_CLIENT_ID") and settings.get("API_AUDIENCE"):
+            add(OK, "API_CLIENT_ID", f"{settings['API_CLIENT_ID']} (audience {', '.join(settings['API_AUDIENCE'])})")
+        else:
+            add(FAIL, "API_CLIENT_ID", "API_CLIENT_ID and API_AUDIENCE are required for the API tier")
+
+    tenant = str(settings.get("ENTRA_TENANT_ID") or "").lower()
+    if not tenant:
+        add(FAIL, "ENTRA_TENANT_ID",
+            "ENTRA_TENANT_ID is required (a tenant id, or organizations with ENTRA_ALLOWED_TENANTS)")
+    elif tenant in ("organizations", "common") and not settings.get("ENTRA_ALLOWED_TENANTS"):
+        add(FAIL, "ENTRA_TENANT_ID",
+            f"ENTRA_TENANT_ID={tenant} needs ENTRA_ALLOWED_TENANTS (the tenant ids allowed to sign in)")
+    elif tenant == "consumers":
+        add(FAIL, "ENTRA_TENANT_ID", "ENTRA_TENANT_ID=consumers is not supported: this is a work-account app")
+    elif tenant in ("organizations", "common"):
+        add(OK, "ENTRA_TENANT_ID", f"{tenant}, allowed tenants {', '.join(settings['ENTRA_ALLOWED_TENANTS'])}")
+    else:
+        add(OK, "ENTRA_TENANT_ID", tenant)
+
+    authority = str(settings.get("ENTRA_AUTHORITY_HOST") or "")
+    if authority.startswith("https://"):
+        add(OK, "ENTRA_AUTHORITY_HOST", authority)
+    else:
+        add(FAIL, "ENTRA_AUTHORITY_HOST", "ENTRA_AUTHORITY_HOST must be an https:// URL")
+    ca_bundle = settings.get("ENTRA_CA_BUNDLE")
+    if ca_bundle and not Path(ca_bundle).is_file():
+        hint = " (start the local stack with ./run, or `python -m entra_emulator`, to create it)" if (
+            Path(ca_bundle).parent == EMULATOR_STATE) else ""
+        add(FAIL, "ENTRA_CA_BUNDLE", f"ENTRA_CA_BUNDLE names a file that does not exist: {ca_bundle}{hint}")
+    else:
+        add(OK, "ENTRA_CA_BUNDLE", str(ca_bundle) if ca_bundle else "not set (the system's trust store)")
+    production_rule("emulator", _emulator_finding(authority, ca_bundle),
+                    "the identity provider is not the local emulator")
+
+    secret_weakness = _secret_key_weakness(str(settings.get("SECRET_KEY") or ""))
+    if secret_weakness is None:
+        production_rule("SECRET_KEY", None, "set, long and varied")
+    elif not settings.get("SECRET_KEY"):
+        production_rule("SECRET_KEY", "SECRET_KEY is required in production (at least 32 random characters)", "")
+    else:
+        production_rule("SECRET_KEY", f"SECRET_KEY is required in production (at least 32 random characters): "
+                                      f"the one set {secret_weakness}", "")
+
+    redis_url = settings.get("REDIS_URL")
+    if production and redis_url and not _redis_is_private(str(redis_url)):
+        add(WARN, "REDIS_URL", f"{_describe_redis(redis_url)} is not TLS: sessions and encrypted token caches "
+                               "cross the network in clear (use rediss://; Azure Cache for Redis listens on 6380)")
+    else:
+        production_rule("REDIS_URL", None if redis_url else
+                        "REDIS_URL is required in production (the embedded Redis is for development)",
+                        _describe_redis(redis_url))
+
+    keys = list(settings.get("TOKEN_CACHE_KEYS") or [])
+    bad_keys = [str(i + 1) for i, key in enumerate(keys) if not _is_fernet_key(key)]
+    if bad_keys:
+        add(FAIL, "TOKEN_CACHE_KEYS", f"TOKEN_CACHE_KEYS entry {', '.join(bad_keys)} of {len(keys)} is not a Fernet "
+                                      "key (url-safe base64 of 32 bytes: `python -c 'from cryptography.fernet import "
+                                      "Fernet; print(Fernet.generate_key().decode())'`)")
+    else:
+        production_rule("TOKEN_CACHE_KEYS", None if keys else
+                        "TOKEN_CACHE_KEYS is required in production (url-safe base64 32-byte keys)",
+                        f"{len(keys)} key(s); the first encrypts, all decrypt")
+
+    production_rule("DEBUG", "DEBUG must be off in production" if settings.get("DEBUG") else None, "off")
+    production_rule("SESSION_COOKIE_SECURE", None if settings.get("SESSION_COOKIE_SECURE") else
+                    "the session cookie must be Secure in production", "Secure, HttpOnly, "
+                    f"SameSite={settings.get('SESSION_COOKIE_SAMESITE')}")
+
+    log_format = str(settings.get("LOG_FORMAT") or "none").lower()
+    log_level = str(settings.get("LOG_LEVEL") or "INFO").upper()
+    if log_format not in ("json", "text", "none") or not isinstance(logging.getLevelName(log_level), int):
+        add(FAIL, "LOG_FORMAT", "LOG_FORMAT must be json, text or none and LOG_LEVEL a level name such as INFO")
+    elif production and log_level == "DEBUG":
+        add(WARN, "LOG_LEVEL", "DEBUG: MSAL then logs its token requests (authorization codes and PKCE verifiers; "
+                               "the log filter scrubs them, but keep DEBUG short)")
+    else:
+        add(OK, "LOG_FORMAT", f"{log_format}, {log_level}")
+
+    hops = settings.get("TRUSTED_PROXY_HOPS", 0)
+    public = settings.get("PUBLIC_BASE_URL")
+    if not isinstance(hops, int) or hops < 0:
+        add(FAIL, "TRUSTED_PROXY_HOPS", "TRUSTED_PROXY_HOPS must be 0 or more")
+    elif public:
+        production_rule("PUBLIC_BASE_URL", None if str(public).startswith("https://") else
+                        "PUBLIC_BASE_URL must be an https:// URL (Entra accepts http redirect URIs only for localhost)",
+                        f"{public} (redirect URIs never come from request headers)")
+    elif hops:
+        add(OK, "TRUSTED_PROXY_HOPS", f"{hops}: redirect URIs from X-Forwarded-* set by the last {hops} proxy hop(s) "
+                                      "(PUBLIC_BASE_URL is sturdier)")
+    elif production:
+        add(WARN, "TRUSTED_PROXY_HOPS", "0 and no PUBLIC_BASE_URL: redirect URIs come from the request as the server "
+                                        "sees it, http:// behind a TLS-terminating proxy; set PUBLIC_BASE_URL (or "
+                                        "TRUSTED_PROXY_HOPS=1 on App Service and most PaaS)")
+    else:
+        add(OK, "TRUSTED_PROXY_HOPS", "0: forwarded headers are ignored")
+    for name in ("API_BASE_URL", "DOWNSTREAM_API_BASE_URL"):
+        url = settings.get(name)
+        if url and not str(url).startswith("https://") and not _is_local_url(str(url)):
+            production_rule(name, f"{name} must be https:// (bearer tokens would cross the network in clear text)", "")
+
+    credential_files: list[tuple[str, str]] = []  # (setting, path)
+    for tier, prefix in _CREDENTIAL_TIERS:
+        needed = (tier == "web" and "web" in blueprints) or (tier == "API" and "api" in blueprints) or (
+            tier == "daemon" and settings.get("DAEMON_CLIENT_ID"))
+        if needed:
+            report.append(_credential_item(tier, prefix, settings, credential_files))
+    in_repo = [f"{origin}: {path}" for origin, path in credential_files if _inside(path, root)]
+    production_rule("credential files", (
+        f"secret credential files inside the app's folder ({root}): {', '.join(in_repo)} (mount them from a secret "
+        "store outside it)") if in_repo else None, "none inside the app's folder" if credential_files else "none used")
+    dotenv = _dotenv_secrets(root)
+    production_rule("dotenv files", f"secrets written in files of the app's folder: {', '.join(dotenv)} (set them "
+                                    "in the platform's settings instead)" if dotenv else None, "no secret in .env files")
+    return report
+
+
+def _credential_item(tier: str, prefix: str, settings: Mapping, files: list[tuple[str, str]]) -> PostureItem:
+    """One tier's client credential: configured at all, parseable, and not only secrets (no network)."""
+    from entra_auth.credentials import CredentialConfigError, parse_client_credentials
+
+    item = f"{tier} credential"
+    try:
+        sources = parse_client_credentials(prefix, settings)
+    except CredentialConfigError as exc:  # its messages never quote a secret (credentials.py's contract)
+        return FAIL, item, str(exc)
+    if not sources:
+        return FAIL, item, (f"no client credential for the {tier} tier: set {prefix}_CREDENTIALS (managed identity "
+                            f"or certificate), {prefix}_CERTIFICATE_PATH or {prefix}_SECRET")
+    for source in sources:
+        path = getattr(source, "path", None)
+        if path:
+            files.append((source.origin, path))
+    described = "; ".join(source.describe() for source in sources)
+    if all(source.kind == "client_secret" for source in sources):
+        return WARN, item, (f"only client secrets ({described}): prefer a managed identity as federated credential, "
+                            "or a certificate")
+    return OK, item, described
+
+
+def _secret_key_weakness(value: str) -> str | None:
+    """Why ``value`` is no good as SECRET_KEY, or None. Never echoes the value."""
+    if len(value) < 32:
+        return f"has {len(value)} characters"
+    folded = re.sub(r"[^a-z0-9]", "", value.lower())
+    if any(word in folded for word in _PLACEHOLDER_WORDS):
+        return "looks like a placeholder (it contains a common word)"
+    if len(set(value)) < 10:
+        return "has too little variety (fewer than 10 different characters)"
+    trigrams = {value[i:i + 3] for i in range(len(value) - 2)}
+    if len(trigrams) < 0.75 * (len(value) - 2):
+        return "is repetitive"
+    return None
+
+
+def _emulator_finding(authority: str, ca_bundle: str | None) -> str | None:
+    """Why the settings point at the local Entra emulator (a dev and test tool), or None."""
+    signs = []
+    host = (urlsplit(authority).hostname or "") if authority else ""
+    if host and _is_local_host(host):
+        signs.append(f"ENTRA_AUTHORITY_HOST is a local address ({host})")
+    if ca_bundle:
+        if _inside(ca_bundle, EMULATOR_STATE):
+            signs.append("ENTRA_CA_BUNDLE is in the emulator's state folder")
+        elif _is_emulator_ca(ca_bundle):
+            signs.append("ENTRA_CA_BUNDLE is the emulator's CA")
+    return "the local Entra emulator is configured: " + " and ".join(signs) if signs else None
+
+
+def _is_local_host(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith((".localhost", ".invalid")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _is_local_url(url: str) -> bool:
+    return _is_local_host(urlsplit(url).hostname or "")
+
+
+def _is_emulator_ca(path: str) -> bool:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return False
+    return _holds_emulator_ca(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _holds_emulator_ca(path: str, mtime_ns: int, size: int) -> bool:
+    """Whether the PEM bundle at ``path`` holds the emulator's CA (cached per file version)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        with warnings.catch_warnings():  # old CAs in system bundles make cryptography warn
+            warnings.simplefilter("ignore")
+            certificates = x509.load_pem_x509_certificates(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return False
+    return any(_EMULATOR_CA_ORGANIZATION in str(attr.value)
+               for cert in certificates for attr in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+
+
+def _is_fernet_key(key: object) -> bool:
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(key.encode() if isinstance(key, str) else key)  # type: ignore[arg-type]
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        return False
+    return True
+
+
+def _describe_redis(url: str | None) -> str:
+    """Scheme, host and port only: a Redis URL may carry a password."""
+    if not url:
+        return "not set: an embedded Redis (development only)"
+    parts = urlsplit(str(url))
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}"
+
+
+def _redis_is_private(url: str) -> bool:
+    """TLS, a Unix socket, or a loopback server (a sidecar): nothing crosses the network in clear."""
+    parts = urlsplit(url)
+    return parts.scheme in ("rediss", "unix") or _is_local_host(parts.hostname or "")
+
+
+def _inside(path: str | os.PathLike, folder: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _dotenv_secrets(root: Path) -> list[str]:
+    """``.env``-style files in the app's folder that assign a secret (names only)."""
+    found = []
+    for name in _DOTENV_FILES:
+        try:
+            text = (root / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        names = sorted({m.group(1) for m in _DOTENV_SECRET.finditer(text)
+                        if m.group(2).strip() and (not m.group(1).endswith("_CREDENTIALS")
+                                                   or "clientsecret" in m.group(2).lower())})
+        if names:
+            found.append(f"{name} sets {', '.join(names)}")
+    return found

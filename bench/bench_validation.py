@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_validation.py [--rounds 2000]
 
 Compares, on the same emulator-issued access token with keys already loaded:
-  * TokenValidator.validate (what every API request pays),
+  * TokenValidator.validate for a first-seen token and for one seen before (what API requests pay),
   * a plain PyJWT decode with a preloaded key (signature + its own claim checks),
   * a bare RS256 signature verify with ``cryptography`` (the physical floor).
 Prints a table of per-call medians and the ratios.
@@ -62,8 +62,12 @@ def main() -> None:
             )
             token = daemon.acquire_token_for_client([f"api://{API}/.default"])["access_token"]
             jwks = JwksCache(lambda: f"{server.url}/{HOME}/discovery/v2.0/keys", http)
-            validator = TokenValidator(policy_from_settings(server.url, [API, f"api://{API}"], [HOME]), jwks)
-            validator.validate(token)  # warm the key cache
+            policy = policy_from_settings(server.url, [API, f"api://{API}"], [HOME])
+            validator = TokenValidator(policy, jwks)
+            validator.validate(token)  # warm the key cache; the token is now "seen before"
+            # First-seen tokens: the same code path with the memory of validated tokens switched off.
+            first_seen = TokenValidator(policy, jwks, seen_capacity=0)
+            first_seen.validate(token)
             kid = jwt.get_unverified_header(token)["kid"]
             key = jwks.key(kid)
             signing_input, _, sig_b64 = token.rpartition(".")
@@ -78,7 +82,8 @@ def main() -> None:
             results = {
                 "bare RS256 verify (cryptography)": per_call(bare_verify, args.rounds),
                 "PyJWT decode, preloaded key": per_call(pyjwt_decode, args.rounds),
-                "TokenValidator.validate": per_call(lambda: validator.validate(token), args.rounds),
+                "TokenValidator.validate, first-seen token": per_call(lambda: first_seen.validate(token), args.rounds),
+                "TokenValidator.validate, token seen before": per_call(lambda: validator.validate(token), args.rounds),
             }
         finally:
             server.stop()

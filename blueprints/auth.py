@@ -32,6 +32,8 @@ security_log = logging.getLogger("entra_auth.security")
 # A claims challenge met again this soon after the sign-in that answered one
 # means the sign-in could not satisfy it: show an error instead of looping.
 CLAIMS_LOOP_WINDOW_SECONDS = 120
+# Session keys with this prefix survive a re-sign-in of the same user (forms kept across consent).
+DRAFT_PREFIX = "draft:"
 
 
 def begin_sign_in(next_path: str, *, scopes: list[str] | None = None, claims: str | None = None,
@@ -78,11 +80,14 @@ def callback():
 
     # A fresh session id at sign-in: whatever id the browser had before is dead (session fixation).
     old_user = session.get("_user")
+    # Re-authenticating the same user (consent, claims challenge): keep their unsent form drafts.
+    drafts = {k: v for k, v in session.items() if k.startswith(DRAFT_PREFIX)} if old_user == result.partition else {}
     sessions = state.sessions
     if old_user:
         sessions.end(session)
     sessions.rotate(session)
     session.clear()
+    session.update(drafts)
     claims = result.id_token.claims
     session["claims"] = kept_claims(claims)
     session["partition"] = result.partition
@@ -124,8 +129,14 @@ def frontchannel_logout():
         return Response("missing sid", status=400, mimetype="text/plain")
     if issuer is not None and not _known_issuer(issuer):
         return Response("unknown issuer", status=400, mimetype="text/plain")
-    ended = entra_state().web.sessions.end_indexed("sid", sid)
-    security_log.info("front-channel logout ended %d session(s) request_id=%s", ended, g.get("request_id"))
+    web = entra_state().web
+    users = web.sessions.end_indexed("sid", sid)
+    for user in users:
+        # Their tokens go too, unless another session of theirs (another browser) still uses them.
+        if not web.sessions.has_sessions(user):
+            web.user_tokens.forget(user)
+    security_log.info("front-channel logout ended the sessions of %d user(s) request_id=%s", len(users),
+                      g.get("request_id"))
     response = Response("signed out", mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"
     g.frameable_by_identity_provider = True

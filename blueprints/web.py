@@ -14,12 +14,14 @@ from entra_auth.errors import DownstreamUnavailable, InteractionRequired
 from entra_auth.flask_ext import entra_state
 from entra_auth.flask_web import access_token_for, current_user, login_required, roles_required
 
+from .auth import DRAFT_PREFIX
 from .claims_explained import explain_claims
 from .web_config import api_scope
 
 bp = Blueprint("web", __name__)
 
 ORDER_FIELDS = ("item", "quantity", "note")
+ORDER_DRAFT = f"{DRAFT_PREFIX}order"  # kept across the consent round trip
 
 
 def _call_api(method: str, path: str, scope: str, **kwargs):
@@ -60,7 +62,7 @@ def profile():
 @login_required
 def orders():
     mine = _orders_or_error(_call_api("GET", "orders", "Orders.Read"))
-    draft = session.pop("order_draft", None)
+    draft = session.pop(ORDER_DRAFT, None)
     return render_template("orders.html", orders=mine, draft=draft or {}, errors={})
 
 
@@ -80,7 +82,7 @@ def create_order():
                                  json={"item": form["item"], "quantity": quantity, "note": form["note"]})
         except InteractionRequired:
             # Orders.Write is asked for on first use: keep the form for the way back.
-            session["order_draft"] = form
+            session[ORDER_DRAFT] = form
             raise
         if response.status_code == 201:
             flash(f"Order placed: {response.json()['quantity']} × {response.json()['item']}.")

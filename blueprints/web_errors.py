@@ -23,6 +23,7 @@ from entra_auth.errors import (
     ProviderError,
     SignInFailed,
 )
+from entra_auth.flask_ext import entra_state
 from entra_auth.flask_web import current_path
 from entra_auth.token_cache import TokenCacheBusy
 
@@ -40,6 +41,13 @@ def page(title: str, message: str, status: int, *, retry_after: int | None = Non
     response = render_template("error.html", title=title, message=message, correlation_id=g.get("request_id"))
     headers = {"Retry-After": str(retry_after)} if retry_after else {}
     return response, status, headers
+
+
+def _credential_in_use() -> str:
+    try:
+        return entra_state().web.msal_apps.credential.describe()
+    except Exception:  # noqa: BLE001 - describing must never hide the original problem
+        return "unknown"
 
 
 def register(app: Flask) -> None:
@@ -75,7 +83,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ClientCredentialError)
     def _credential(exc: ClientCredentialError):
-        log.error("the web app's client credential was refused: %s (request_id=%s)", exc.reason, g.get("request_id"))
+        log.error("the web app's client credential was refused: %s; credential in use: %s (request_id=%s)",
+                  exc.reason, _credential_in_use(), g.get("request_id"))
         return page("Sign-in is unavailable", "The app cannot reach the sign-in service right now. "
                     "The problem was logged; please try again later.", 503, retry_after=30)
 

@@ -51,6 +51,7 @@ class ApiState:
     """The API tier's part: on-behalf-of exchanges and the downstream API."""
 
     obo: dict[str, OnBehalfOf]  # per tenant
+    credential: ClientCredential  # the API's own, for on-behalf-of
     downstream: ProtectedApi
     downstream_scopes: list[str]
 
@@ -120,10 +121,7 @@ def _init_web(app: Flask, state: EntraState) -> WebState:
         absolute_timeout=int(cfg["SESSION_ABSOLUTE_TIMEOUT_SECONDS"]),
     )
     app.session_interface = sessions
-    if cfg.get("API_BASE_URL"):
-        orders_api = ProtectedApi(cfg["API_BASE_URL"], state.http, name="the Orders API")
-    else:  # "this app": straight into our own WSGI callable, no network hop
-        orders_api = ProtectedApi(IN_PROCESS_BASE_URL, in_process_session(app), name="the Orders API")
+    orders_api = orders_api_client(app, cfg.get("API_BASE_URL"), state.http)
     return WebState(
         msal_apps=apps,
         token_caches=caches,
@@ -143,9 +141,18 @@ def _init_api(app: Flask, state: EntraState) -> ApiState:
            for tid in allowed_tenants(cfg)}
     return ApiState(
         obo=obo,
+        credential=credential,
         downstream=ProtectedApi(cfg["DOWNSTREAM_API_BASE_URL"], state.http, name="the downstream API"),
         downstream_scopes=list(cfg["DOWNSTREAM_API_SCOPES"]),
     )
+
+
+def orders_api_client(app: Flask, base_url: str | None, http: requests.Session) -> ProtectedApi:
+    """The Orders API (mounted under ``/api``) at ``base_url``, or this app itself, in-process."""
+    if base_url:
+        return ProtectedApi(f"{base_url.rstrip('/')}/api", http, name="the Orders API")
+    # "This app": straight into our own WSGI callable, no network hop, no second worker thread.
+    return ProtectedApi(f"{IN_PROCESS_BASE_URL}/api", in_process_session(app), name="the Orders API")
 
 
 def authority(cfg) -> str:

@@ -142,7 +142,9 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(ClientCredentialError)
     def _credential_problem(exc: ClientCredentialError):
         # An operator problem (expired certificate, wrong federated subject...), not the caller's.
-        log.error("the API's own client credential was refused: %s (request_id=%s)", exc.reason, g.get("request_id", "-"))
+        api = entra_state().api
+        log.error("the API's own client credential was refused: %s; credential in use: %s (request_id=%s)",
+                  exc.reason, api.credential.describe() if api else "-", g.get("request_id", "-"))
         return _unavailable_answer("This API cannot authenticate to the identity provider right now.")
 
     @bp.errorhandler(InteractionRequired)

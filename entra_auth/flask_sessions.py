@@ -16,7 +16,12 @@ What Flask-Session 0.8 does not do, done here (see PITFALLS.md):
 * a Redis outage makes the session *unavailable* (the web tier answers 503)
   instead of an exception inside Flask's request setup;
 * sessions indexed per user and per Entra ``sid``, so all of a user's sessions,
-  or the one Entra's front-channel logout names, end at once on any worker.
+  or the one Entra's front-channel logout names, end at once on any worker;
+* an ended session stays ended: a request that read it before a sign-out (or a
+  front-channel logout, or a timeout) elsewhere does not write it back when it
+  finishes (``SET ... XX``), which would sign the user in again;
+* the cookie is deleted with the attributes it was set with: browsers ignore a
+  ``__Host-`` cookie's deletion that lacks ``Secure`` (Flask-Session omits it).
 """
 
 from __future__ import annotations
@@ -61,9 +66,15 @@ class MsgpackOnlySerializer(Serializer):
 
 
 class EntraSession(ServerSideSession):
-    """A server-side session; ``unavailable`` when Redis could not be read."""
+    """A server-side session; ``unavailable`` when Redis could not be read.
+
+    ``stored``: read from Redis by this request (so a save updates it, never re-creates it);
+    ``ended_elsewhere``: it was deleted by another request while this one ran.
+    """
 
     unavailable = False
+    stored = False
+    ended_elsewhere = False
 
 
 class EntraSessionInterface(RedisSessionInterface):
@@ -103,6 +114,8 @@ class EntraSessionInterface(RedisSessionInterface):
         except SessionDecodeError:
             security_log.warning("session payload refused (not msgpack): possible tampering in the session store")
             return self._fresh_after_dropping(request)
+        # Flask-Session hands back what Redis held, or a new empty session (we never store empty ones).
+        session.stored = bool(session)
         return self._enforce_timeouts(session)
 
     def _fresh_after_dropping(self, request: Request) -> EntraSession:
@@ -134,20 +147,53 @@ class EntraSessionInterface(RedisSessionInterface):
     def should_set_storage(self, app: Flask, session: ServerSideSession) -> bool:
         return session.modified  # never on every request (PITFALLS.md)
 
+    def should_set_cookie(self, app: Flask, session: ServerSideSession) -> bool:
+        return not getattr(session, "ended_elsewhere", False) and super().should_set_cookie(app, session)
+
     def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
         if getattr(session, "unavailable", False):
             return
-        if session and "_created" not in session:
+        if not session:
+            if session.modified:  # ended by this request (sign-out, timeout, refused payload)
+                self.client.delete(self._get_store_id(session.sid))
+                self._delete_cookie(app, response)
+            elif session.accessed:
+                response.vary.add("Cookie")
+            return
+        if "_created" not in session:
             now = time.time()
             session["_created"] = now
             session["_seen"] = now
         super().save_session(app, session, response)
+        if getattr(session, "ended_elsewhere", False):
+            self._delete_cookie(app, response)
+
+    def _delete_cookie(self, app: Flask, response: Response) -> None:
+        # With the attributes it was set with: a __Host- cookie's deletion without Secure
+        # (what Flask-Session sends) is ignored by browsers, and the cookie would stay.
+        response.delete_cookie(
+            self.get_cookie_name(app),
+            domain=self.get_cookie_domain(app),
+            path=self.get_cookie_path(app),
+            secure=self.get_cookie_secure(app),
+            httponly=self.get_cookie_httponly(app),
+            samesite=self.get_cookie_samesite(app),
+        )
+        response.vary.add("Cookie")
 
     def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
         now = time.time()
         remaining = float(session.get("_created", now)) + self.absolute_timeout - now
         ttl = max(1, int(min(self.idle_timeout, remaining)))
-        self.client.set(store_id, self.serializer.encode(session), ex=ttl)
+        data = self.serializer.encode(session)
+        if getattr(session, "stored", False):
+            # XX: update only while it exists. If a sign-out, a front-channel logout or a
+            # timeout deleted it after this request read it, writing it back would undo that.
+            if not self.client.set(store_id, data, ex=ttl, xx=True):
+                log.info("session ended by another request while this one ran; not written back")
+                session.ended_elsewhere = True
+            return
+        self.client.set(store_id, data, ex=ttl)
 
     # -- ending and indexing ---------------------------------------------------------------------
     def _index_key(self, kind: str, value: str) -> str:
@@ -158,6 +204,7 @@ class EntraSessionInterface(RedisSessionInterface):
         old = session.sid
         self.client.delete(self._get_store_id(old))
         session.sid = self._generate_sid(self.sid_length)
+        session.stored = False  # the new id has no entry yet: the save creates it
         session.modified = True
 
     def bind(self, session: EntraSession, *, user_key: str, entra_sid: str | None) -> None:
@@ -182,11 +229,35 @@ class EntraSessionInterface(RedisSessionInterface):
         session.clear()
         session.modified = True
 
-    def end_indexed(self, kind: str, value: str) -> int:
-        """End every session indexed under ``kind`` (``user`` or ``sid``) = ``value``; returns how many."""
+    def end_indexed(self, kind: str, value: str) -> set[str]:
+        """End every session indexed under ``kind`` (``user`` or ``sid``) = ``value``.
+
+        Returns the users (``_user``) of the sessions that ended.
+        """
         key = self._index_key(kind, value)
         sids = [s.decode() if isinstance(s, bytes) else s for s in self.client.smembers(key)]
+        users: set[str] = set()
         for sid in sids:
-            self.client.delete(self._get_store_id(sid))
+            store_id = self._get_store_id(sid)
+            raw = self.client.get(store_id)
+            if raw is not None:
+                try:
+                    user = self.serializer.decode(raw).get("_user")
+                except SessionDecodeError:
+                    user = None
+                if isinstance(user, str) and user:
+                    users.add(user)
+                    self.client.srem(self._index_key("user", user), sid)
+            self.client.delete(store_id)
         self.client.delete(key)
-        return len(sids)
+        return users
+
+    def has_sessions(self, user_key: str) -> bool:
+        """Whether the user still has a live session anywhere (their index may hold ended ones)."""
+        key = self._index_key("user", user_key)
+        for sid in self.client.smembers(key):
+            sid = sid.decode() if isinstance(sid, bytes) else sid
+            if self.client.exists(self._get_store_id(sid)):
+                return True
+            self.client.srem(key, sid)
+        return False

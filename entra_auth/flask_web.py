@@ -121,6 +121,8 @@ def safe_next(value: str | None) -> str:
         return "/"
     if value.startswith(("//", "/\\")) or any(c in value for c in "\\\r\n\t") or any(ord(c) < 32 for c in value):
         return "/"
+    if value.startswith("/auth/"):
+        return "/"  # never back into the sign-in machinery (a spent callback, a logout)
     return value
 
 

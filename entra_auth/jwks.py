@@ -54,6 +54,8 @@ class JwksCache:
         self._last_refetch: float | None = None  # last refetch for an unknown kid or stale keys
         self._last_cold_attempt: float | None = None
         self.fetches = 0  # for tests and benchmarks: how often the JWKS was requested
+        # Bumped whenever the set of keys changes: what was validated with the old set is validated again.
+        self.generation = 0
 
     @property
     def loaded(self) -> bool:
@@ -79,7 +81,7 @@ class JwksCache:
             if self._last_cold_attempt is not None and now - self._last_cold_attempt < self._cold_retry:
                 raise IdentityProviderUnavailable("signing keys unavailable")
             self._last_cold_attempt = now
-            self._keys, self._fetched_at = self._fetch(), now
+            self._install(self._fetch(), now)
             return True
 
     def _refetch(self, now: float) -> None:
@@ -91,7 +93,12 @@ class JwksCache:
                 keys = self._fetch()
             except IdentityProviderUnavailable:
                 return  # last known good
-            self._keys, self._fetched_at = keys, now
+            self._install(keys, now)
+
+    def _install(self, keys: dict[str, rsa.RSAPublicKey], now: float) -> None:
+        if keys.keys() != self._keys.keys():
+            self.generation += 1
+        self._keys, self._fetched_at = keys, now
 
     def _fetch(self) -> dict[str, rsa.RSAPublicKey]:
         self.fetches += 1

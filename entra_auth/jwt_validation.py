@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
+import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -26,8 +26,6 @@ from .jwks import JwksCache
 
 MAX_TOKEN_BYTES = 16 * 1024
 CLOCK_SKEW_SECONDS = 60
-# Three base64url segments; the compact JWS alphabet only (RFC 7515 §7.1).
-_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}")
 # Headers that would let the token name its own key: never honoured, always refused.
 _KEY_BEARING_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 _ACCEPTED_TYP = frozenset({"JWT", "at+jwt", "application/at+jwt"})
@@ -52,8 +50,11 @@ class ValidationPolicy:
         return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ValidatedToken:
+    """A token that passed validation. Shared between requests (a validated
+    token is remembered): read its claims, never change them."""
+
     claims: dict
     header: dict = field(default_factory=dict)
 
@@ -73,47 +74,116 @@ def _b64decode(segment: str) -> bytes:
 
 
 _URLSAFE_TO_STD = str.maketrans("-_", "+/")
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+SEEN_CAPACITY = 10_000  # validated tokens remembered per worker (a few MB at most)
+HEADER_CAPACITY = 256
+
+
+def _json_object(segment: str) -> dict:
+    try:
+        value = json.loads(_b64decode(segment))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: deeply nested JSON inside the size limit.
+        raise InvalidToken("malformed token") from None
+    if not isinstance(value, dict):
+        raise InvalidToken("malformed token")
+    return value
+
+
+def _split(token: object) -> tuple[str, str, str, str]:
+    """Header, payload and signature segments, and the signing input, of a compact JWS."""
+    # The compact JWS alphabet (RFC 7515 §7.1): strict base64 decoding of each
+    # segment refuses everything else except the standard alphabet's own
+    # "+", "/" and "=", refused here (cheaper than a regex over the token).
+    if (not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES or not token.isascii()
+            or token.count(".") != 2 or "+" in token or "/" in token or "=" in token):
+        raise InvalidToken("malformed token")
+    signing_input, _, signature_b64 = token.rpartition(".")
+    header_b64, _, payload_b64 = signing_input.partition(".")
+    if len(header_b64) < 2 or len(payload_b64) < 2 or len(signature_b64) < 2:
+        raise InvalidToken("malformed token")
+    return header_b64, payload_b64, signature_b64, signing_input
 
 
 def parse_compact(token: str) -> tuple[dict, dict, bytes, bytes]:
     """Header, claims, signing input and signature of a compact JWS; refuses anything else."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES or not _COMPACT_JWS.fullmatch(token):
-        raise InvalidToken("malformed token")
-    header_b64, payload_b64, signature_b64 = token.split(".")
+    header_b64, payload_b64, signature_b64, signing_input = _split(token)
+    header, claims = _json_object(header_b64), _json_object(payload_b64)
     try:
-        header = json.loads(_b64decode(header_b64))
-        claims = json.loads(_b64decode(payload_b64))
         signature = _b64decode(signature_b64)
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-        # RecursionError: deeply nested JSON inside the size limit.
+    except binascii.Error:
         raise InvalidToken("malformed token") from None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise InvalidToken("malformed token")
-    return header, claims, f"{header_b64}.{payload_b64}".encode("ascii"), signature
+    return header, claims, signing_input.encode("ascii"), signature
 
 
 class TokenValidator:
-    """Validates Entra v2 JWTs against a policy and the provider's signing keys."""
+    """Validates Entra v2 JWTs against a policy and the provider's signing keys.
 
-    def __init__(self, policy: ValidationPolicy, keys: JwksCache, *, clock: Callable[[], float] = time.time):
+    Two per-worker memories keep the cost near the signature check's:
+    a header segment seen before is not parsed and checked again (tokens of
+    one signing key share it byte for byte), and a token validated before is
+    recognised by its exact text, so only its lifetime is checked again. The
+    latter is dropped whenever the provider's key set changes (a key pulled in
+    an emergency rotation takes its tokens with it) and is bounded in size.
+    """
+
+    def __init__(self, policy: ValidationPolicy, keys: JwksCache, *, clock: Callable[[], float] = time.time,
+                 seen_capacity: int = SEEN_CAPACITY):
         self.policy = policy
         self.keys = keys
         self._clock = clock
+        self._capacity = seen_capacity
+        self._headers: dict[str, dict] = {}
+        self._seen: dict[str, tuple[ValidatedToken, int]] = {}
+        self._lock = threading.Lock()
 
     def validate(self, token: str, *, nonce: str | None = None) -> ValidatedToken:
-        header, claims, signing_input, signature = parse_compact(token)
-        self._check_header(header)
+        remembered = self._seen.get(token) if isinstance(token, str) else None
+        if remembered is not None and remembered[1] == self.keys.generation:
+            validated = remembered[0]
+            self._check_lifetime(validated.claims)  # time moved on since
+        else:
+            validated = self._validate_fully(token)
+        if nonce is not None and validated.claims.get("nonce") != nonce:
+            raise InvalidToken("nonce mismatch")
+        return validated
+
+    def _validate_fully(self, token: str) -> ValidatedToken:
+        header_b64, payload_b64, signature_b64, signing_input = _split(token)
+        header = self._headers.get(header_b64)
+        if header is None:
+            header = _json_object(header_b64)
+            self._check_header(header)
+            if len(self._headers) < HEADER_CAPACITY:
+                self._headers[header_b64] = header
+        claims = _json_object(payload_b64)
+        try:
+            signature = _b64decode(signature_b64)
+        except binascii.Error:
+            raise InvalidToken("malformed token") from None
+        generation = self.keys.generation
         key = self.keys.key(header["kid"])
         if key is None:
             raise InvalidToken("unknown signing key")
         try:
-            key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+            key.verify(signature, signing_input.encode("ascii"), _PKCS1V15, _SHA256)
         except InvalidSignature:
             raise InvalidToken("bad signature") from None
         self._check_claims(claims)
-        if nonce is not None and claims.get("nonce") != nonce:
-            raise InvalidToken("nonce mismatch")
-        return ValidatedToken(claims=claims, header=header)
+        validated = ValidatedToken(claims=claims, header=header)
+        self._remember(token, validated, generation)
+        return validated
+
+    def _remember(self, token: str, validated: ValidatedToken, generation: int) -> None:
+        if self._capacity <= 0:
+            return
+        with self._lock:
+            if len(self._seen) >= self._capacity:
+                # Oldest first (dicts keep insertion order); expired ones go with them.
+                for stale in list(self._seen)[: self._capacity // 10 or 1]:
+                    self._seen.pop(stale, None)
+            self._seen[token] = (validated, generation)
 
     def _check_header(self, header: dict) -> None:
         if header.get("alg") != "RS256":
@@ -142,11 +212,14 @@ class TokenValidator:
         # A list (even one containing us) is refused: Entra issues a single audience.
         if not isinstance(aud, str) or aud not in policy.audiences:
             raise InvalidToken("wrong audience")
-        now = self._clock()
-        skew = policy.clock_skew
         for name in ("exp", "iat", "nbf"):
             if name in claims and (not isinstance(claims[name], int | float) or isinstance(claims[name], bool)):
                 raise InvalidToken(f"malformed {name} claim")
+        self._check_lifetime(claims)
+
+    def _check_lifetime(self, claims: dict) -> None:
+        now = self._clock()
+        skew = self.policy.clock_skew
         if claims["exp"] <= now - skew:
             raise InvalidToken("token expired")
         if claims.get("nbf", claims["iat"]) > now + skew or claims["iat"] > now + skew:

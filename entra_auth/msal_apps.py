@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
-from .credentials import ClientCredential
+from .credentials import ClientCredential, CredentialUnavailable
+from .errors import ClientCredentialError
 
 # Hosts for which MSAL's instance discovery makes sense; any other host (the
 # emulator, a sovereign-cloud proxy) needs instance_discovery=False.
@@ -71,9 +72,13 @@ class MsalAppFactory:
 
     def build(self, token_cache: msal.TokenCache | None = None, *, offline: bool = False) -> msal.ConfidentialClientApplication:
         """An app around ``token_cache``; ``offline`` apps raise ``NetworkNeeded`` instead of calling out."""
+        try:
+            credential = self._credential.msal_credential()
+        except CredentialUnavailable as exc:
+            raise ClientCredentialError(f"no usable client credential: {exc}") from exc
         return msal.ConfidentialClientApplication(
             self.client_id,
-            client_credential=self._credential.msal_credential(),
+            client_credential=credential,
             authority=self.authority,
             http_client=_NoNetwork() if offline else self._http,
             http_cache=self._http_cache,

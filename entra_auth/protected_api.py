@@ -30,7 +30,8 @@ from .errors import DownstreamUnavailable, InteractionRequired
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER_SECONDS = 2.0  # longer waits are the caller's 503, not a hung page
+MAX_RETRY_AFTER_SECONDS = 1.0  # longer waits are the caller's 503, not a hung page
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 
 
@@ -66,20 +67,26 @@ class ProtectedApi:
              json: Any = None, headers: dict[str, str] | None = None) -> requests.Response:
         url = f"{self.base_url}/{path.lstrip('/')}"
         send_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
-        for attempt in range(self._retries + 1):
+        # Only idempotent calls are retried: a retried POST could place an order twice.
+        attempts = self._retries + 1 if method.upper() in IDEMPOTENT else 1
+        for attempt in range(attempts):
             try:
-                response = self._http.request(method, url, json=json, headers=send_headers)
+                # No redirects: an API never answers one, and a bearer token must not follow it anywhere.
+                response = self._http.request(method, url, json=json, headers=send_headers, allow_redirects=False)
             except requests.RequestException as exc:
                 log.warning("%s unreachable (%s), attempt %d", self.name, type(exc).__name__, attempt + 1)
-                if attempt == self._retries:
+                delay = self._delay(attempt, None)
+                if attempt == attempts - 1 or delay is None:
                     raise DownstreamUnavailable(f"{self.name} is unreachable") from None
-                self._sleep(attempt, None)
+                time.sleep(delay)
                 continue
-            if response.status_code in RETRY_STATUSES and attempt < self._retries:
-                self._sleep(attempt, response.headers.get("Retry-After"))
-                continue
+            if response.status_code in RETRY_STATUSES and attempt < attempts - 1:
+                delay = self._delay(attempt, response.headers.get("Retry-After"))
+                if delay is not None:
+                    time.sleep(delay)
+                    continue
             break
-        if response.status_code in RETRY_STATUSES:
+        if response.status_code in RETRY_STATUSES or 300 <= response.status_code < 400:
             raise DownstreamUnavailable(f"{self.name} answered {response.status_code}")
         if response.status_code == 401:
             challenge = parse_bearer_challenge(response.headers.get("WWW-Authenticate", ""))
@@ -88,8 +95,17 @@ class ProtectedApi:
             raise InteractionRequired(f"{self.name} refused the token", scopes=scopes)
         return response
 
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+    def _delay(self, attempt: int, retry_after: str | None) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up now.
+
+        A ``Retry-After`` longer than ``MAX_RETRY_AFTER_SECONDS`` means the
+        service asks for more patience than a page view has: answer 503 at
+        once (with our own Retry-After) instead of holding the request, and
+        instead of multiplying retries down a chain of services.
+        """
         delay = self._backoff * (2 ** attempt)
-        if retry_after and retry_after.isdigit():
+        if retry_after is not None:
+            if not retry_after.strip().isdigit() or float(retry_after) > MAX_RETRY_AFTER_SECONDS:
+                return None
             delay = max(delay, float(retry_after))
-        time.sleep(min(delay, MAX_RETRY_AFTER_SECONDS))
+        return min(delay, MAX_RETRY_AFTER_SECONDS)

@@ -143,6 +143,19 @@ class RedisTokenCacheStore:
         return result
 
     def delete(self, partition: str) -> None:
+        """Delete the partition (sign-out).
+
+        Under the partition's lock: a refresh in progress in another request saves
+        when it ends, and would otherwise write the tokens (with a fresh refresh
+        token) back right after the sign-out deleted them. After the delete, a
+        refresh that takes the lock re-reads the partition, finds nothing and stops.
+        """
+        try:
+            with self.locked(partition):
+                self._redis.delete(self.key(partition))
+                return
+        except TokenCacheBusy:
+            log.warning("token cache partition stayed locked during sign-out; deleted without the lock")
         self._redis.delete(self.key(partition))
 
     @contextmanager

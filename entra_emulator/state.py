@@ -156,8 +156,9 @@ class EmulatorState:
         """End every session and refresh token of the user (what CAE reacts to)."""
         # The next whole second: tokens minted before now (same second included)
         # carry an earlier iat; tokens minted after are stamped no earlier.
-        now = int(time.time()) + 1
         with self.lock:
+            # A second revocation within the same second still revokes what was minted after the first.
+            now = max(int(time.time()) + 1, self.revoked_at.get(oid, 0) + 1)
             self.revoked_at[oid] = now
             for s in self.sessions.values():
                 if s.user_oid == oid:

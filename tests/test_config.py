@@ -6,7 +6,7 @@ import config
 
 SAFE_PRODUCTION = {
     "APP_ENV": "production",
-    "SECRET_KEY": "x" * 48,
+    "SECRET_KEY": "Qm9vLXRoaXMtaXMtcmFuZG9tLWVub3VnaC1mb3ItYS10ZXN0LTc3",
     "ENTRA_AUTHORITY_HOST": "https://login.microsoftonline.com",
     "ENTRA_TENANT_ID": "11111111-1111-4111-8111-111111111111",
     "ENTRA_CLIENT_ID": "0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a",
@@ -14,6 +14,12 @@ SAFE_PRODUCTION = {
     "API_AUDIENCE": "6b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8,api://6b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8",
     "REDIS_URL": "rediss://cache.example:6380/0",
     "TOKEN_CACHE_KEYS": "q0E0xkzr3yJ0lYt9Yj9aG5O8m2zjH8xj4b7mX2s3h5Q=",
+    # A user-assigned managed identity as federated credential for both tiers: no secret anywhere.
+    "ENTRA_CLIENT_CREDENTIALS": '[{"SourceType": "SignedAssertionFromManagedIdentity", '
+                                '"ManagedIdentityClientId": "e0000005-0000-4000-8000-000000000001"}]',
+    "API_CLIENT_CREDENTIALS": '[{"SourceType": "SignedAssertionFromManagedIdentity", '
+                              '"ManagedIdentityClientId": "e0000005-0000-4000-8000-000000000001"}]',
+    "PUBLIC_BASE_URL": "https://orders.contoso.example",
 }
 
 

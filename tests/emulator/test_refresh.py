@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
+from entra_auth.http import build_http_session
 from tests.conftest import API_SCOPE_READ, API_SCOPE_WRITE, sign_in_with_msal
 
 from .helpers import assert_entra_error, unverified
 
 MEGAN = "megan@contoso.example"
+
+
+@pytest.fixture
+def new_session_browser(emulator):
+    return build_http_session(str(emulator.ca_path))
 
 
 def test_refresh_rotates_and_refuses_the_old_token(emulator, http, browser):
@@ -24,9 +32,16 @@ def test_refresh_rotates_and_refuses_the_old_token(emulator, http, browser):
     assert "access_token" in app.acquire_token_by_refresh_token(second["refresh_token"], [API_SCOPE_READ])
 
 
-def test_refresh_can_switch_to_another_consented_scope(emulator, http, browser):
+def test_refresh_switches_scopes_only_to_consented_ones(emulator, http, browser, new_session_browser):
     app, _, first = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
-    result = app.acquire_token_by_refresh_token(first["refresh_token"], [API_SCOPE_WRITE])
+    # Orders.Write is not admin-consented: the refresh token cannot buy it yet.
+    refused = app.acquire_token_by_refresh_token(first["refresh_token"], [API_SCOPE_WRITE])
+    assert_entra_error(refused, "invalid_grant", 65001)
+    assert refused.get("suberror") == "consent_required"
+    # Once the user consented (an interactive sign-in asking for it), it can.
+    sign_in_with_msal(emulator, http, new_session_browser, MEGAN, [API_SCOPE_WRITE])
+    _, _, again = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
+    result = app.acquire_token_by_refresh_token(again["refresh_token"], [API_SCOPE_WRITE])
     assert unverified(result["access_token"])["scp"] == "Orders.Write"
 
 

@@ -16,6 +16,8 @@ def test_sign_in_profile_sign_out(live, user_browser, redis_client, emulator):
     page = sign_in(user_browser, live, MEGAN, "/profile")
     assert "Megan Bowen" in page.text
     assert MEGAN_OID in page.text and HOME_TENANT_ID in page.text
+    # The directory panel: fetched by the API tier on Megan's behalf from the Graph-like downstream.
+    assert "Marketing Manager" in page.text, "the downstream profile (job title) is on the page"
     session_keys = redis_client.keys("session:*")
     cache_keys = redis_client.keys("tokencache:user:*")
     assert len(session_keys) == 1 and len(cache_keys) == 1

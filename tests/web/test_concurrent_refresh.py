@@ -1,0 +1,144 @@
+"""Two workers refreshing one user's tokens at once must not lose the refresh token.
+
+Entra (and the emulator) rotate refresh tokens: redeeming one twice gets the second
+caller ``invalid_grant``, which would sign the user out. The app takes a short
+per-partition lock in Redis and re-reads the partition under it before refreshing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import msal
+import pytest
+
+from entra_auth.errors import InteractionRequired
+from entra_auth.http import build_http_session
+from tests.conftest import (
+    API_SCOPE_READ,
+    HOME_TENANT_ID,
+    REDIRECT_URI,
+    WEB_CLIENT_ID,
+    authorization_response,
+    confidential_app,
+    pick_account,
+)
+
+from .conftest import sign_in
+
+MEGAN = "megan@contoso.example"
+MEGAN_PARTITION = f"a0000001-0000-4000-8000-000000000001.{HOME_TENANT_ID}"
+SESSION_COOKIE = "__Host-session"
+# MSAL treats an access token expiring within 5 minutes as expired: with 60 s tokens every use refreshes.
+SHORT_LIFETIME = 60
+# Parallel page loads per instance. Every one of them refreshes (60 s tokens), one at a time under
+# the lock, at about 0.15 s each here: 2 x 6 keeps the test short and still races twelve requests.
+PER_INSTANCE = 6
+
+
+def refresh_grants(control, since: int) -> list[dict]:
+    return [e for e in control.requests(since) if e.get("grant_type") == "refresh_token"]
+
+
+def test_two_instances_refreshing_one_user_at_once_keep_a_valid_refresh_token(start_app, new_browser, control,
+                                                                             emulator):
+    control.settings(access_token_lifetime=SHORT_LIFETIME)
+    first, second = start_app(), start_app()
+    browser = new_browser()
+    sign_in(browser, first, MEGAN, "/orders")
+    cookie = browser.cookie(SESSION_COOKIE)
+    mark = control.last_seq()
+    start = threading.Barrier(2 * PER_INSTANCE, timeout=10)
+
+    def orders(base_url: str) -> int:
+        with build_http_session(str(emulator.ca_path)) as http:
+            start.wait()  # all at once
+            return http.get(f"{base_url}/orders", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
+                            allow_redirects=False).status_code
+
+    with ThreadPoolExecutor(2 * PER_INSTANCE) as pool:
+        statuses = list(pool.map(orders, [first.url, second.url] * PER_INSTANCE))
+    assert statuses == [200] * 2 * PER_INSTANCE
+
+    refreshes = refresh_grants(control, mark)
+    assert len(refreshes) >= 2, "the pages did refresh (otherwise this test proves nothing)"
+    assert [e for e in refreshes if e["status"] != 200] == [], "a refresh token was redeemed twice"
+    # The user is still signed in, with a working refresh token, on both instances.
+    for live in (first, second):
+        assert browser.http.get(f"{live.url}/orders", allow_redirects=False).status_code == 200
+    assert [e for e in refresh_grants(control, mark) if e["status"] != 200] == []
+
+
+def test_two_refreshes_from_one_stale_cache_blob_lose_the_race(emulator, http, browser, control):
+    """What the lock prevents, with MSAL alone: two workers holding the same cache blob both refresh."""
+    control.settings(access_token_lifetime=SHORT_LIFETIME)
+    cache = msal.SerializableTokenCache()
+    app = confidential_app(emulator, http, WEB_CLIENT_ID, tenant="organizations", token_cache=cache)
+    flow = app.initiate_auth_code_flow([API_SCOPE_READ], redirect_uri=REDIRECT_URI, response_mode="form_post")
+    result = app.acquire_token_by_auth_code_flow(flow, authorization_response(pick_account(browser, flow["auth_uri"],
+                                                                                           MEGAN)))
+    assert "access_token" in result, result
+    blob = cache.serialize()
+    mark = control.last_seq()
+
+    outcomes = []
+    for _ in range(2):  # two workers, each loading the same blob from the store
+        worker_cache = msal.SerializableTokenCache()
+        worker_cache.deserialize(blob)
+        worker = confidential_app(emulator, http, WEB_CLIENT_ID, tenant="organizations", token_cache=worker_cache)
+        [account] = worker.get_accounts()
+        outcomes.append(worker.acquire_token_silent_with_error([API_SCOPE_READ], account))
+
+    assert "access_token" in outcomes[0] and outcomes[0]["token_source"] == "identity_provider"
+    assert outcomes[1].get("error") == "invalid_grant", outcomes[1]
+    assert 70043 in outcomes[1].get("error_codes", []), "refused because the refresh token was already used"
+    assert [e["status"] for e in refresh_grants(control, mark)] == [200, 400]
+
+
+@pytest.mark.parametrize("lock", ["with the lock", "without the lock"])
+def test_the_partition_lock_serialises_refreshes_of_the_app(live, new_browser, control, monkeypatch, lock):
+    """The app's own token acquisition, two threads from the same stale partition at once.
+
+    Both threads read the partition before either refreshes (a barrier holds them). With the
+    lock, the second re-reads under it and refreshes with the rotated token; without it
+    (the lock replaced by a no-op), both redeem the same refresh token and one user request fails.
+    """
+    control.settings(access_token_lifetime=SHORT_LIFETIME)
+    sign_in(new_browser(), live, MEGAN, "/orders")
+    store, user_tokens = live.state.web.token_caches, live.state.web.user_tokens
+    together = threading.Barrier(2, timeout=10)
+    reads = threading.local()
+    real_load = store.load
+
+    def load(partition):
+        reads.count = getattr(reads, "count", 0) + 1
+        cache = real_load(partition)
+        # The first read (the lock-free attempt) always meets the other thread's; without the
+        # lock the second read (the one meant to happen under the lock) does too.
+        if reads.count == 1 or (lock == "without the lock" and reads.count == 2):
+            together.wait()
+        return cache
+
+    monkeypatch.setattr(store, "load", load)
+    if lock == "without the lock":
+        monkeypatch.setattr(store, "locked", lambda partition, **kwargs: contextlib.nullcontext())
+    mark = control.last_seq()
+
+    def acquire(_):
+        try:
+            return user_tokens.acquire(MEGAN_PARTITION, [API_SCOPE_READ]).access_token
+        except InteractionRequired as exc:
+            return exc
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(acquire, range(2)))
+
+    statuses = [e["status"] for e in refresh_grants(control, mark)]
+    if lock == "with the lock":
+        assert all(isinstance(o, str) for o in outcomes), outcomes
+        assert statuses == [200, 200]
+    else:
+        assert sum(isinstance(o, InteractionRequired) for o in outcomes) == 1, outcomes
+        assert sorted(statuses) == [200, 400]
