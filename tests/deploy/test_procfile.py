@@ -67,14 +67,15 @@ class Gunicorn:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(self.argv, cwd=ROOT, env=env, stdout=out, stderr=err)
 
-    def wait_until_serving(self, timeout: float = 20) -> None:
+    def wait_until_serving(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"gunicorn exited: {self.stderr[-3000:]}"
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Bound but still booting its workers: the socket accepts before anyone answers.
                 time.sleep(0.1)
         raise AssertionError(f"gunicorn did not serve within {timeout} s: {self.stderr[-3000:]}")
 
