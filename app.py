@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 def create_app(test_config: Mapping | None = None) -> Flask:
     settings = config.load_config(overrides=test_config)
     app = Flask(__name__, instance_path=str(config.INSTANCE))
+    # No routing redirects for "//": werkzeug would answer them itself, in HTML, with a
+    # Location built from the Host header. A doubled slash is simply a 404 (JSON under /api).
+    app.url_map.merge_slashes = False
     app.config.from_mapping(settings)
     logging_setup.init_app(app)  # JSON lines in production, redacted everywhere; logs the configuration warnings
     if not app.config.get("SECRET_KEY"):
@@ -40,10 +43,14 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
     _trust_proxy_hops(app)
 
+    # Order matters: before-request hooks run as registered (request id, then the session
+    # guard, then CSRF), so every answer, even a refused form, carries its reference.
+    _register_request_id(app)
     flask_ext.init_app(app, _redis_url(app), _token_cache_keys(app))
+    if "web" in app.config["ENABLED_BLUEPRINTS"]:
+        web_errors.guard_session(app)
     http_hardening.init_app(app)
     csrf = CSRFProtect(app)
-    _register_request_id(app)
     _register_error_pages(app)
 
     app.register_blueprint(health.bp)

@@ -588,7 +588,8 @@ def _describe_redis(url: str | None) -> str:
 def _redis_is_private(url: str) -> bool:
     """TLS, a Unix socket, or a loopback server (a sidecar): nothing crosses the network in clear."""
     parts = urlsplit(url)
-    return parts.scheme in ("rediss", "unix") or _is_local_host(parts.hostname or "")
+    return (parts.scheme in ("rediss", "rediss+cluster", "rediss+sentinel", "unix")
+            or _is_local_host(parts.hostname or ""))
 
 
 def _inside(path: str | os.PathLike, folder: Path) -> bool:

@@ -45,8 +45,11 @@ def begin_sign_in(next_path: str, *, scopes: list[str] | None = None, claims: st
     login_hint = current_user.claims.get("preferred_username") if current_user else None
     flow = state.user_tokens.start_sign_in(scopes, external_url("auth.callback"), claims=claims, prompt=prompt,
                                            login_hint=login_hint)
-    key = state.flows.save(PendingSignIn(flow=flow, next_path=safe_next(next_path), scopes=scopes, claims=claims,
-                                         started_at=time.time()))
+    key = state.flows.save(PendingSignIn(
+        flow=flow, next_path=safe_next(next_path), scopes=scopes, claims=claims, started_at=time.time(),
+        previous_session=session.sid if session else None,
+        carry={k: v for k, v in session.items() if k.startswith(DRAFT_PREFIX)},
+    ))
     response = redirect(flow["auth_uri"])
     # SameSite=None: Entra's form_post callback is a cross-site POST (a Lax cookie would not come back).
     response.set_cookie(current_app.config["SIGNIN_COOKIE_NAME"], key, max_age=state.flows.ttl, secure=True,
@@ -78,16 +81,18 @@ def callback():
     except InteractionRequired as exc:
         raise SignInFailed(f"the sign-in could not be completed ({exc.reason})") from None
 
-    # A fresh session id at sign-in: whatever id the browser had before is dead (session fixation).
-    old_user = session.get("_user")
-    # Re-authenticating the same user (consent, claims challenge): keep their unsent form drafts.
-    drafts = {k: v for k, v in session.items() if k.startswith(DRAFT_PREFIX)} if old_user == result.partition else {}
+    # A fresh session id at sign-in: whatever session the browser had before is dead (session
+    # fixation). It is found through the pending sign-in: a real browser does not send its Lax
+    # session cookie with this cross-site POST.
     sessions = state.sessions
-    if old_user:
+    previous_user = sessions.end_by_id(pending.previous_session) if pending.previous_session else None
+    if session and session.sid != pending.previous_session:
         sessions.end(session)
     sessions.rotate(session)
     session.clear()
-    session.update(drafts)
+    if previous_user == result.partition:
+        # The same user re-authenticating (consent, claims challenge): their unsent forms come back.
+        session.update(pending.carry)
     claims = result.id_token.claims
     session["claims"] = kept_claims(claims)
     session["partition"] = result.partition

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, jsonify
 
+from entra_auth import redis_client
 from entra_auth.flask_ext import entra_state
 from entra_auth.metadata import MetadataUnavailable
 
@@ -19,11 +20,11 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: Redis answers and the identity provider's metadata is loaded."""
+    """Readiness: Redis answers (every primary of a cluster) and the identity provider's metadata is loaded."""
     state = entra_state()
     failing: list[str] = []
     try:
-        state.redis.ping()
+        redis_client.ping(state.redis)
     except redis.RedisError:
         failing.append("redis")
     try:

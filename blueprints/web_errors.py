@@ -18,6 +18,7 @@ from entra_auth.errors import (
     ClientCredentialError,
     ConsentRequired,
     DownstreamUnavailable,
+    EntraAuthError,
     IdentityProviderUnavailable,
     InteractionRequired,
     ProviderError,
@@ -50,12 +51,17 @@ def _credential_in_use() -> str:
         return "unknown"
 
 
-def register(app: Flask) -> None:
+def guard_session(app: Flask) -> None:
+    """Refuse to work on an unreadable session (Redis down): a 503, before anything (CSRF
+    included) could mistake the missing session for a stale form or an anonymous visitor."""
+
     @app.before_request
     def _session_must_be_readable():
         if getattr(session, "unavailable", False):
             raise SessionStoreUnavailable()
 
+
+def register(app: Flask) -> None:
     @app.errorhandler(InteractionRequired)
     def _sign_in_again(exc: InteractionRequired):
         if exc.claims and time.time() - float(session.get("claims_answered_at", 0)) < CLAIMS_LOOP_WINDOW_SECONDS:
@@ -66,7 +72,11 @@ def register(app: Flask) -> None:
                         "Your organization asks for extra verification that this sign-in could not provide. "
                         "Contact your administrator and quote the reference below.", 403)
         next_path = current_path() if request.method == "GET" else request.path
-        return begin_sign_in(next_path, scopes=exc.scopes or None, claims=exc.claims)
+        try:
+            return begin_sign_in(next_path, scopes=exc.scopes or None, claims=exc.claims)
+        except (EntraAuthError, redis.RedisError, TokenCacheBusy) as failure:
+            # An error inside an error handler would be Flask's bare 500: hand it to its own handler.
+            return app.handle_user_exception(failure)
 
     @app.errorhandler(SignInFailed)
     def _sign_in_failed(exc: SignInFailed):

@@ -29,7 +29,7 @@ from .redis_client import connect
 from .signin_flows import SignInFlowStore
 from .token_acquisition import UserTokens
 from .token_cache import RedisTokenCacheStore, TokenCacheCipher
-from .wsgi_transport import IN_PROCESS_BASE_URL, in_process_session
+from .wsgi_transport import IN_PROCESS_BASE_URL, in_process_client
 
 EXTENSION_KEY = "entra_auth"
 
@@ -103,7 +103,7 @@ def init_app(app: Flask, redis_url: str, token_cache_keys: list[str]) -> EntraSt
 def _init_web(app: Flask, state: EntraState) -> WebState:
     cfg = app.config
     credential = ClientCredential(parse_client_credentials("ENTRA_CLIENT", cfg), http_client=state.http)
-    apps = MsalAppFactory(cfg["ENTRA_CLIENT_ID"], authority(cfg), credential, state.http)
+    apps = MsalAppFactory(cfg["ENTRA_CLIENT_ID"], authority(cfg), credential, state.http, metadata=state.metadata)
     caches = RedisTokenCacheStore(state.redis, state.cipher, prefix="tokencache:user",
                                   retention_seconds=int(cfg["SESSION_ABSOLUTE_TIMEOUT_SECONDS"]))
     id_tokens = IdTokenValidator(
@@ -152,7 +152,7 @@ def orders_api_client(app: Flask, base_url: str | None, http: requests.Session) 
     if base_url:
         return ProtectedApi(f"{base_url.rstrip('/')}/api", http, name="the Orders API")
     # "This app": straight into our own WSGI callable, no network hop, no second worker thread.
-    return ProtectedApi(f"{IN_PROCESS_BASE_URL}/api", in_process_session(app), name="the Orders API")
+    return ProtectedApi(f"{IN_PROCESS_BASE_URL}/api", in_process_client(app), name="the Orders API")
 
 
 def authority(cfg) -> str:

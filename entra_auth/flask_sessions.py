@@ -229,6 +229,23 @@ class EntraSessionInterface(RedisSessionInterface):
         session.clear()
         session.modified = True
 
+    def end_by_id(self, sid: str) -> str | None:
+        """End the session ``sid`` (and its index entries) without its cookie; returns its user, if any."""
+        store_id = self._get_store_id(sid)
+        raw = self.client.get(store_id)
+        if raw is None:
+            return None
+        try:
+            data = self.serializer.decode(raw)
+        except SessionDecodeError:
+            data = {}
+        self.client.delete(store_id)
+        user, entra_sid = data.get("_user"), data.get("_entra_sid")
+        for kind, value in (("user", user), ("sid", entra_sid)):
+            if isinstance(value, str) and value:
+                self.client.srem(self._index_key(kind, value), sid)
+        return user if isinstance(user, str) else None
+
     def end_indexed(self, kind: str, value: str) -> set[str]:
         """End every session indexed under ``kind`` (``user`` or ``sid``) = ``value``.
 

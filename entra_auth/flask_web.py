@@ -10,8 +10,10 @@ blueprint's handler, which sends the browser through sign-in.
 from __future__ import annotations
 
 import functools
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, g, request, session
 from werkzeug.local import LocalProxy
@@ -115,15 +117,27 @@ def safe_next(value: str | None) -> str:
     """A local path to return to after sign-in; anything else becomes ``/``.
 
     Refused: absolute URLs, scheme-relative ``//host``, ``/\\host`` (browsers
-    read the backslash as a slash), control characters, other schemes.
+    read the backslash as a slash), control characters (C0, DEL, C1), other
+    schemes, and anything that lands in ``/auth/`` (a spent callback, a
+    logout) once percent-escapes are decoded and dot segments resolved, as the
+    browser and the server will.
     """
     if not value or len(value) > 2000 or not value.startswith("/"):
         return "/"
-    if value.startswith(("//", "/\\")) or any(c in value for c in "\\\r\n\t") or any(ord(c) < 32 for c in value):
+    decoded = value
+    for _ in range(3):  # double-encoded tricks (%252F) too
+        decoded = unquote(decoded)
+    for text in (value, decoded):
+        if text.startswith(("//", "/\\")) or "\\" in text or any(_is_control(c) for c in text):
+            return "/"
+    path = posixpath.normpath(urlsplit(decoded).path)
+    if path == "/auth" or path.startswith(("/auth/", "//")):
         return "/"
-    if value.startswith("/auth/"):
-        return "/"  # never back into the sign-in machinery (a spent callback, a logout)
     return value
+
+
+def _is_control(character: str) -> bool:
+    return ord(character) < 0x20 or 0x7F <= ord(character) <= 0x9F
 
 
 def current_path() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -69,8 +70,13 @@ class ValidatedToken:
 
 def _b64decode(segment: str) -> bytes:
     # binascii's strict mode refuses stray characters that the lenient decoder drops.
-    padded = segment.translate(_URLSAFE_TO_STD) + "=" * (-len(segment) % 4)
-    return binascii.a2b_base64(padded, strict_mode=True)
+    standard = segment.translate(_URLSAFE_TO_STD)
+    data = binascii.a2b_base64(standard + "=" * (-len(segment) % 4), strict_mode=True)
+    # Canonical spellings only: the last character's unused bits must be zero, or
+    # sixteen different texts would carry one signature (and pass as one token).
+    if binascii.b2a_base64(data, newline=False).rstrip(b"=") != standard.encode("ascii"):
+        raise binascii.Error("non-canonical base64")
+    return data
 
 
 _URLSAFE_TO_STD = str.maketrans("-_", "+/")
@@ -213,7 +219,10 @@ class TokenValidator:
         if not isinstance(aud, str) or aud not in policy.audiences:
             raise InvalidToken("wrong audience")
         for name in ("exp", "iat", "nbf"):
-            if name in claims and (not isinstance(claims[name], int | float) or isinstance(claims[name], bool)):
+            value = claims.get(name, 0)
+            # Numbers only, and finite: JSON's 1e999 parses as infinity (a token that never expires).
+            if (not isinstance(value, int | float) or isinstance(value, bool)
+                    or (isinstance(value, float) and not math.isfinite(value))):
                 raise InvalidToken(f"malformed {name} claim")
         self._check_lifetime(claims)
 

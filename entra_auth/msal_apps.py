@@ -8,14 +8,22 @@ discovery document and its throttling state there; without it every
 construction refetches discovery) and one HTTP client (timeouts and the
 emulator's CA live on it: MSAL ignores ``timeout=`` once given a client).
 
-``build(cache, offline=True)`` gives an app whose HTTP client refuses to touch
-the network: ``acquire_token_silent`` then answers from the cache or raises
+``offline(cache)`` gives an app whose HTTP client never sends a token
+request: ``acquire_token_silent`` then answers from the cache or raises
 ``NetworkNeeded``, which is how callers learn a refresh is due and take the
-partition's lock first (see token_acquisition.py).
+partition's lock first (see token_acquisition.py). Its discovery document
+comes from the app's own metadata cache, so a worker serves cached tokens
+(and cached on-behalf-of tokens) from its first request on.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import logging
+import sys
+import threading
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +31,8 @@ import msal
 import requests
 
 from .credentials import ClientCredential, CredentialUnavailable
-from .errors import ClientCredentialError
+from .errors import ClientCredentialError, IdentityProviderUnavailable
+from .metadata import OidcMetadata
 
 # Hosts for which MSAL's instance discovery makes sense; any other host (the
 # emulator, a sovereign-cloud proxy) needs instance_discovery=False.
@@ -31,17 +40,34 @@ _MICROSOFT_HOSTS = frozenset({"login.microsoftonline.com", "login.microsoft.com"
                               "login.microsoftonline.us", "login.partner.microsoftonline.cn"})
 
 
+if importlib.util.find_spec("msal_extensions") is None:
+    # MSAL probes for its optional msal_extensions package on every app
+    # construction: a failed import each time, a path scan costing more than
+    # the rest of the construction. It is not installed (checked just now), so
+    # let the probe fail at once. If it ever is installed, this line does nothing.
+    sys.modules.setdefault("msal_extensions", None)
+
+
+log = logging.getLogger(__name__)
+
+
 class NetworkNeeded(Exception):
     """An offline MSAL app was about to call the identity provider."""
 
 
 class _NoNetwork:
-    """An MSAL http_client that never sends anything."""
+    """An MSAL http_client that sends nothing: the discovery document is answered from
+    ``metadata`` (the app's own cache of it), anything else raises ``NetworkNeeded``."""
+
+    def __init__(self, metadata: OidcMetadata):
+        self._metadata = metadata
 
     def post(self, *args: Any, **kwargs: Any):
         raise NetworkNeeded("token endpoint")
 
-    def get(self, *args: Any, **kwargs: Any):
+    def get(self, url: str, *args: Any, **kwargs: Any):
+        if url == self._metadata.url:
+            return SimpleNamespace(status_code=200, text=json.dumps(self._metadata.get()), headers={})
         raise NetworkNeeded("metadata")
 
     def close(self) -> None:
@@ -51,9 +77,11 @@ class _NoNetwork:
 class MsalAppFactory:
     """Builds MSAL confidential clients for one registration and authority."""
 
-    def __init__(self, client_id: str, authority: str, credential: ClientCredential, http_client: requests.Session):
+    def __init__(self, client_id: str, authority: str, credential: ClientCredential, http_client: requests.Session,
+                 *, metadata: OidcMetadata | None = None):
         self.client_id = client_id
         self.authority = authority.rstrip("/")
+        self._metadata = metadata or OidcMetadata(self.authority, http_client)
         self._credential = credential
         self._http = http_client
         # Shared by every app of this factory, offline ones too (so they find the
@@ -63,6 +91,7 @@ class MsalAppFactory:
         # is a dropped entry (a cache miss), or an exception that callers map
         # to "identity provider unavailable" like any other MSAL failure.
         self._http_cache: dict = {}
+        self._thread_local = threading.local()
         host = urlsplit(self.authority).hostname or ""
         self._instance_discovery = host in _MICROSOFT_HOSTS
 
@@ -70,18 +99,42 @@ class MsalAppFactory:
     def credential(self) -> ClientCredential:
         return self._credential
 
+    def offline(self, token_cache: msal.TokenCache) -> msal.ConfidentialClientApplication:
+        """This thread's offline app, now reading ``token_cache``.
+
+        Building an app costs more than the cache look-up it serves, and a
+        steady-state page needs nothing else. An offline app never writes to
+        its cache (it cannot obtain tokens), and this one is used by one
+        thread only, so pointing it at the request's partition is safe; apps
+        that may call the network are always built fresh around their cache.
+        """
+        app = getattr(self._thread_local, "offline_app", None)
+        if app is None:
+            app = self.build(token_cache, offline=True)
+            self._thread_local.offline_app = app
+        app.token_cache = token_cache
+        return app
+
     def build(self, token_cache: msal.TokenCache | None = None, *, offline: bool = False) -> msal.ConfidentialClientApplication:
         """An app around ``token_cache``; ``offline`` apps raise ``NetworkNeeded`` instead of calling out."""
         try:
             credential = self._credential.msal_credential()
         except CredentialUnavailable as exc:
             raise ClientCredentialError(f"no usable client credential: {exc}") from exc
-        return msal.ConfidentialClientApplication(
-            self.client_id,
-            client_credential=credential,
-            authority=self.authority,
-            http_client=_NoNetwork() if offline else self._http,
-            http_cache=self._http_cache,
-            instance_discovery=self._instance_discovery,
-            token_cache=token_cache,
-        )
+        try:
+            return msal.ConfidentialClientApplication(
+                self.client_id,
+                client_credential=credential,
+                authority=self.authority,
+                http_client=_NoNetwork(self._metadata) if offline else self._http,
+                http_cache=self._http_cache,
+                instance_discovery=self._instance_discovery,
+                token_cache=token_cache,
+            )
+        except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
+            # Construction fetches the discovery document: an outage shows up here first.
+            raise IdentityProviderUnavailable("identity provider metadata unavailable") from exc
+        except ValueError as exc:
+            # MSAL's "Unable to get authority configuration": discovery answered an error.
+            log.warning("MSAL could not load the authority's metadata: %s", type(exc).__name__)
+            raise IdentityProviderUnavailable("identity provider metadata unavailable") from exc

@@ -43,7 +43,7 @@ class OnBehalfOf:
         partition = self.partition_of(assertion)
         cache = self._store.load(partition)
         try:
-            cached = self._from_cache(self._apps.build(cache, offline=True), scopes)
+            cached = self._from_cache(self._apps.offline(cache), scopes)
         except NetworkNeeded:
             cached = None
         if cached is not None:

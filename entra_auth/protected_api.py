@@ -21,7 +21,7 @@ import binascii
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -53,10 +53,16 @@ def decode_claims(value: str) -> str | None:
     return text if text.startswith("{") else None
 
 
+class HttpClient(Protocol):
+    """What ``ProtectedApi`` needs of a client: ``requests.Session`` and ``InProcessClient`` both fit."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response: ...
+
+
 class ProtectedApi:
     """A protected API at ``base_url``, called with a bearer token."""
 
-    def __init__(self, base_url: str, http: requests.Session, *, name: str, retries: int = 2, backoff: float = 0.2):
+    def __init__(self, base_url: str, http: HttpClient, *, name: str, retries: int = 2, backoff: float = 0.2):
         self.base_url = base_url.rstrip("/")
         self._http = http
         self.name = name  # for messages and logs: "the Orders API", "the downstream API"

@@ -27,6 +27,11 @@ class PendingSignIn:
     scopes: list[str] = field(default_factory=list)
     claims: str | None = None  # the claims challenge this sign-in answers, if any
     started_at: float = 0.0
+    # Entra's form_post callback is cross-site, so the browser does not send the
+    # (SameSite=Lax) session cookie with it: what the callback needs of the
+    # session that started the sign-in travels here instead.
+    previous_session: str | None = None  # ended at the callback, whoever signs in
+    carry: dict = field(default_factory=dict)  # unsent form drafts, restored if the same user comes back
 
 
 class SignInFlowStore:

@@ -106,7 +106,7 @@ class UserTokens:
         """
         cache = self._store.load(partition)
         try:
-            return self._silent(self._apps.build(cache, offline=True), cache, scopes)
+            return self._silent(self._apps.offline(cache), cache, scopes)
         except NetworkNeeded:
             pass
         with self._store.locked(partition):

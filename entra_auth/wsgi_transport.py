@@ -1,68 +1,91 @@
-"""A ``requests`` transport that delivers requests to a WSGI app in this process.
+"""An HTTP client that delivers requests to a WSGI app in this process.
 
 When ``API_BASE_URL`` is unset the web tier's API is "this app". Calling
 ourselves over the network would tie up a second worker thread per page (and
-deadlock a saturated worker); instead the request goes through the same
-``requests`` code path, headers and status codes, straight into the app's
-WSGI callable. The API tier validates the bearer token exactly as it would
-for a remote caller.
+deadlock a saturated worker); instead the request goes, with the same method,
+path, headers and body, straight into the app's WSGI callable, and comes back
+as a ``requests.Response``. The API tier validates the bearer token exactly as
+it would for a remote caller. It offers the one method ``ProtectedApi`` uses
+(``request``), without ``requests``' per-call machinery (a third of the hop).
 """
 
 from __future__ import annotations
 
 import contextvars
+import io
+import json as jsonlib
+import sys
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
-from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 IN_PROCESS_BASE_URL = "http://in-process.invalid"  # a reserved name: never resolvable on the network
 
 
-class WSGITransport(BaseAdapter):
+class InProcessClient:
     def __init__(self, wsgi_app: Callable):
-        super().__init__()
         self._app = wsgi_app
 
-    def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
-        parts = urlsplit(request.url)
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        builder = EnvironBuilder(
-            method=request.method,
-            base_url=f"{parts.scheme}://{parts.netloc}",
-            path=parts.path,
-            query_string=parts.query,
-            headers=dict(request.headers),
-            data=body or b"",
-        )
-        try:
-            environ = builder.get_environ()
-        finally:
-            builder.close()
+    def request(self, method: str, url: str, *, json: Any = None, headers: dict[str, str] | None = None,
+                allow_redirects: bool = False) -> requests.Response:
+        parts = urlsplit(url)
+        body = jsonlib.dumps(json).encode() if json is not None else b""
+        environ = {
+            "REQUEST_METHOD": method.upper(),
+            "SCRIPT_NAME": "",
+            "PATH_INFO": parts.path or "/",
+            "QUERY_STRING": parts.query,
+            "SERVER_NAME": parts.hostname or "in-process.invalid",
+            "SERVER_PORT": str(parts.port or 80),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": parts.scheme or "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "CONTENT_LENGTH": str(len(body)),
+        }
+        if json is not None:
+            environ["CONTENT_TYPE"] = "application/json"
+        for name, value in (headers or {}).items():
+            key = name.upper().replace("-", "_")
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[key] = value
+            else:
+                environ[f"HTTP_{key}"] = value
         # An empty context: the inner request gets its own app context and ``g``
         # (Flask reuses the current app context for a nested request otherwise).
-        app_iter, status, headers = contextvars.Context().run(run_wsgi_app, self._app, environ, True)
+        status, response_headers, content = contextvars.Context().run(self._call, environ)
         response = requests.Response()
         response.status_code = int(status.split(" ", 1)[0])
         response.reason = status.split(" ", 1)[1] if " " in status else ""
-        response.headers = CaseInsensitiveDict(headers.items())
-        response._content = b"".join(app_iter)
-        if hasattr(app_iter, "close"):
-            app_iter.close()
-        response.url = request.url
-        response.request = request
+        response.headers = CaseInsensitiveDict(response_headers)
+        response._content = content
         response.encoding = "utf-8"
+        response.url = url
         return response
 
-    def close(self) -> None:
-        pass
+    def _call(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes]:
+        captured: list = []
+
+        def start_response(status, headers, exc_info=None):
+            captured[:] = [status, headers]
+            return lambda data: None
+
+        result = self._app(environ, start_response)
+        try:
+            content = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return captured[0], captured[1], content
 
 
-def in_process_session(wsgi_app: Callable) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.mount(IN_PROCESS_BASE_URL, WSGITransport(wsgi_app))
-    return session
+def in_process_client(wsgi_app: Callable) -> InProcessClient:
+    return InProcessClient(wsgi_app)

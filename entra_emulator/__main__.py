@@ -23,9 +23,9 @@ def describe(server: EmulatorServer) -> str:
         *(
             f"    {u.username:<28} {u.name}{'  roles: ' + ', '.join(u.roles) if u.roles else ''}"
             for u in m.users
-            if not u.username.startswith("loaduser")
+            if u.listed
         ),
-        f"    + {sum(u.username.startswith('loaduser') for u in m.users)} load-test users (loaduserNN@...)",
+        f"    + {sum(not u.listed for u in m.users)} load-test users (loaduserNN@...)",
         "  registrations:",
         *(f"    {r.display_name:<28} client id {r.client_id}" for r in m.registrations),
     ]

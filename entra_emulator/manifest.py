@@ -38,6 +38,7 @@ class User:
     given_name: str = ""
     surname: str = ""
     job_title: str = ""
+    listed: bool = True  # shown on the account picker and in banners (batch users are not)
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,7 @@ def load_manifest(
                         surname=f"User {n:02d}",
                         oid=f"{batch['oid_prefix']}{n:012d}",
                         roles=list(batch.get("roles", [])),
+                        listed=False,
                     )
                 )
         registrations = []

@@ -382,7 +382,9 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
     request_id = secrets.token_urlsafe(24)
     with emu.state.lock:
         emu.state.pending[request_id] = pending
-    candidates = [u for u in emu.manifest.users if emu.user_can_sign_in(u, segment)]
+    # Unlisted (load-test) users stay off the page unless hinted; they can still be picked by name.
+    candidates = [u for u in emu.manifest.users
+                  if emu.user_can_sign_in(u, segment) and (u.listed or u.username.lower() == hint)]
     resource = scopes.resource
     return render_template(
         "authorize.html",

@@ -7,7 +7,9 @@ with append-only persistence, so a restart loses nothing.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -35,13 +37,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a server process: SIGTERM (after SIGCONT, a paused one would not act on it), then SIGKILL."""
+    if process.poll() is not None:
+        return
+    os.kill(process.pid, signal.SIGCONT)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class EmbeddedRedis:
     """Start with ``start()``, stop with ``stop()``; ``url`` is what REDIS_URL should be."""
 
-    def __init__(self, data_dir: Path | str, *, port: int | None = None, executable: str | None = None):
+    def __init__(self, data_dir: Path | str, *, port: int | None = None, executable: str | None = None,
+                 extra_args: list[str] | None = None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.executable = executable or find_redis_server()
+        # More server options, e.g. ``["--cluster-enabled", "yes"]`` for a cluster node (redis_topologies.py).
+        self.extra_args = list(extra_args or [])
         self.process: subprocess.Popen | None = None
 
     @property
@@ -61,6 +79,7 @@ class EmbeddedRedis:
             "--protected-mode", "yes",
             "--daemonize", "no",
             "--loglevel", "warning",
+            *self.extra_args,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1)
@@ -81,16 +100,21 @@ class EmbeddedRedis:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process)
         if self.process and self.process.stderr:
             self.process.stderr.close()
         self.process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): it keeps its port and accepts connections, but answers nothing,
+        like a Redis that hangs; only client timeouts get callers out."""
+        assert self.process is not None, "not started"
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None, "not started"
+        os.kill(self.process.pid, signal.SIGCONT)
 
     def __enter__(self) -> "EmbeddedRedis":
         return self.start()

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def banner(app_url: str, emulator: EmulatorServer, redis_url: str) -> str:
-    users = [u for u in emulator.emulator.manifest.users if not u.username.startswith("loaduser")]
+    users = [u for u in emulator.emulator.manifest.users if u.listed]
     lines = [
         "",
         f"  Orders app         {app_url}   <- open this and sign in",
