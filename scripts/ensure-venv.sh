@@ -5,7 +5,8 @@ py=${PYTHON:-python3}
 extras=${VENV_EXTRAS:-test}
 stamp=.venv/.pyproject.sha256
 hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
-read -r have_hash have_extras < "$stamp" 2>/dev/null || true
+have_hash="" have_extras=""
+if [ -f "$stamp" ]; then read -r have_hash have_extras < "$stamp" || true; fi
 if [ ! -x .venv/bin/python ] || [ "${have_hash:-}" != "$hash" ] \
    || { [ "$extras" != "${have_extras:-}" ] && [ "${have_extras:-}" != "bench" ]; }; then
   echo "setting up .venv from pyproject.toml ($extras)…" >&2
