@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
+from entra_auth.wsgi_transport import IN_PROCESS_ENVIRON_KEY
+
 
 def init_app(app: Flask) -> None:
     authority = app.config["ENTRA_AUTHORITY_HOST"].rstrip("/")
@@ -19,24 +21,26 @@ def init_app(app: Flask) -> None:
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"form-action 'self' {authority}; base-uri 'none'; object-src 'none'"
     )
-    hsts = app.config["APP_ENV"] == "production"
+    common = [
+        ("X-Content-Type-Options", "nosniff"),
+        # Same-origin only: no path or query of ours leaks to Entra, yet our own form
+        # posts carry the Referer that CSRF protection checks on HTTPS.
+        ("Referrer-Policy", "same-origin"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+    ]
+    if app.config["APP_ENV"] == "production":
+        common.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    # Built once: these headers are on every response (and no view sets them itself).
+    framed_nowhere = [("Content-Security-Policy", f"{base_csp}; frame-ancestors 'none'"),
+                      ("X-Frame-Options", "DENY"), *common]
+    framed_by_idp = [("Content-Security-Policy", f"{base_csp}; frame-ancestors {authority}"), *common]
 
     @app.after_request
     def _harden(response):
-        headers = response.headers
-        if g.get("frameable_by_identity_provider"):
-            headers["Content-Security-Policy"] = f"{base_csp}; frame-ancestors {authority}"
-        else:
-            headers["Content-Security-Policy"] = f"{base_csp}; frame-ancestors 'none'"
-            headers["X-Frame-Options"] = "DENY"
-        headers["X-Content-Type-Options"] = "nosniff"
-        # Same-origin only: no path or query of ours leaks to Entra, yet our own form
-        # posts carry the Referer that CSRF protection checks on HTTPS.
-        headers["Referrer-Policy"] = "same-origin"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-        if hsts:
-            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.environ.get(IN_PROCESS_ENVIRON_KEY):
+            return response  # the web tier calling its own API in-process: no browser will see this
+        response.headers.extend(framed_by_idp if g.get("frameable_by_identity_provider") else framed_nowhere)
         if not request.path.startswith("/static/"):
-            headers["Cache-Control"] = "no-store"
+            response.headers["Cache-Control"] = "no-store"
         return response

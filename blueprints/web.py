@@ -8,7 +8,7 @@ is used (incremental consent), and the form survives the round trip.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from entra_auth.errors import DownstreamUnavailable, InteractionRequired
 from entra_auth.flask_ext import entra_state
@@ -26,7 +26,9 @@ ORDER_DRAFT = f"{DRAFT_PREFIX}order"  # kept across the consent round trip
 
 def _call_api(method: str, path: str, scope: str, **kwargs):
     scopes = [api_scope(scope)]
-    return entra_state().web.orders_api.call(method, path, access_token_for(scopes), scopes=scopes, **kwargs)
+    # The page's request id goes along, so the API tier's log lines carry the same reference.
+    return entra_state().web.orders_api.call(method, path, access_token_for(scopes), scopes=scopes,
+                                             headers={"X-Request-Id": g.request_id}, **kwargs)
 
 
 def _orders_or_error(response) -> list[dict]:

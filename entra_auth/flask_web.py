@@ -130,9 +130,9 @@ def safe_next(value: str | None) -> str:
     for text in (value, decoded):
         if text.startswith(("//", "/\\")) or "\\" in text or any(_is_control(c) for c in text):
             return "/"
-    path = posixpath.normpath(urlsplit(decoded).path)
-    if path == "/auth" or path.startswith(("/auth/", "//")):
-        return "/"
+    for path in (urlsplit(value).path, posixpath.normpath(urlsplit(decoded).path)):
+        if path.lower() == "/auth" or path.lower().startswith(("/auth/", "//")):
+            return "/"
     return value
 
 

@@ -51,7 +51,7 @@ class ValidationPolicy:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ValidatedToken:
     """A token that passed validation. Shared between requests (a validated
     token is remembered): read its claims, never change them."""
@@ -69,17 +69,28 @@ class ValidatedToken:
 
 
 def _b64decode(segment: str) -> bytes:
-    # binascii's strict mode refuses stray characters that the lenient decoder drops.
-    standard = segment.translate(_URLSAFE_TO_STD)
-    data = binascii.a2b_base64(standard + "=" * (-len(segment) % 4), strict_mode=True)
-    # Canonical spellings only: the last character's unused bits must be zero, or
-    # sixteen different texts would carry one signature (and pass as one token).
-    if binascii.b2a_base64(data, newline=False).rstrip(b"=") != standard.encode("ascii"):
+    # binascii's strict mode refuses stray characters that the lenient decoder drops;
+    # bytes.translate is a table look-up in C, str.translate a Python-level map (2x slower).
+    padded = segment.encode("ascii").translate(_URLSAFE_TO_STD) + b"=" * (-len(segment) % 4)
+    return binascii.a2b_base64(padded, strict_mode=True)
+
+
+# The last character of base64 ending in a partial byte group carries unused bits,
+# which must be zero: with 2 characters left over (1 byte) only these 4 of 64 fit,
+# with 3 (2 bytes) these 16.
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+
+
+def _b64decode_canonical(segment: str) -> bytes:
+    """Strict base64url, and the one spelling of the bytes: otherwise sixteen texts would
+    carry one signature and pass as one token (the signing input covers the other segments)."""
+    allowed = _CANONICAL_LAST.get(len(segment) % 4)
+    if allowed is not None and segment[-1] not in allowed:
         raise binascii.Error("non-canonical base64")
-    return data
+    return _b64decode(segment)
 
 
-_URLSAFE_TO_STD = str.maketrans("-_", "+/")
+_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
 _PKCS1V15 = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
 SEEN_CAPACITY = 10_000  # validated tokens remembered per worker (a few MB at most)
@@ -165,7 +176,7 @@ class TokenValidator:
                 self._headers[header_b64] = header
         claims = _json_object(payload_b64)
         try:
-            signature = _b64decode(signature_b64)
+            signature = _b64decode_canonical(signature_b64)
         except binascii.Error:
             raise InvalidToken("malformed token") from None
         generation = self.keys.generation
@@ -184,12 +195,12 @@ class TokenValidator:
     def _remember(self, token: str, validated: ValidatedToken, generation: int) -> None:
         if self._capacity <= 0:
             return
-        with self._lock:
-            if len(self._seen) >= self._capacity:
+        if len(self._seen) >= self._capacity:
+            with self._lock:
                 # Oldest first (dicts keep insertion order); expired ones go with them.
                 for stale in list(self._seen)[: self._capacity // 10 or 1]:
                     self._seen.pop(stale, None)
-            self._seen[token] = (validated, generation)
+        self._seen[token] = (validated, generation)  # one dict store: atomic under the GIL
 
     def _check_header(self, header: dict) -> None:
         if header.get("alg") != "RS256":

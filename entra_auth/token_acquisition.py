@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 import msal
 
-from .errors import InteractionRequired, SignInFailed
+from .errors import IdentityProviderUnavailable, InteractionRequired, InvalidToken, SignInFailed
 from .id_tokens import IdTokenValidator
 from .jwt_validation import ValidatedToken
 from .msal_apps import MsalAppFactory, NetworkNeeded
@@ -25,6 +26,10 @@ from .msal_errors import error_from_result, msal_call
 from .token_cache import PartitionCache, RedisTokenCacheStore
 
 log = logging.getLogger(__name__)
+
+REMEMBER_SECONDS = 60.0
+REMEMBER_CAPACITY = 10_000
+MSAL_REFRESH_MARGIN_SECONDS = 300  # MSAL treats a token expiring within 5 minutes as expired
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class UserTokens:
         self._apps = apps
         self._store = store
         self._id_tokens = id_tokens
+        # (partition, scopes) -> (digest of the partition's bytes, valid until, answer): see acquire().
+        self._recent: dict[tuple, tuple[bytes, float, AcquiredToken]] = {}
 
     # -- sign-in ------------------------------------------------------------------------------
     def start_sign_in(self, scopes: list[str], redirect_uri: str, *, claims: str | None = None,
@@ -103,12 +110,28 @@ class UserTokens:
 
         Raises ``InteractionRequired`` when only a sign-in can help (no account,
         refresh token expired or revoked, scope not consented).
+
+        The partition is read from Redis on every call (another worker may have
+        refreshed it, or the user signed out). When its bytes are exactly those
+        this worker answered from a moment ago, the same answer stands: MSAL would
+        find the same token in the same cache, and it is still far from expiry.
         """
-        cache = self._store.load(partition)
+        raw = self._store.load_raw(partition)
+        digest = hashlib.sha256(raw).digest() if raw is not None else None
+        key = (partition, tuple(scopes))
+        remembered = self._recent.get(key)
+        if remembered is not None and digest is not None and remembered[0] == digest \
+                and time.monotonic() < remembered[1]:
+            return remembered[2]
+        cache = self._store.parse(partition, raw)
         try:
-            return self._silent(self._apps.offline(cache), cache, scopes)
+            acquired = self._silent(self._apps.offline(cache), cache, scopes)
         except NetworkNeeded:
             pass
+        else:
+            if digest is not None and not cache.has_state_changed:
+                self._remember(key, digest, acquired)
+            return acquired
         with self._store.locked(partition):
             cache = self._store.load(partition)
             try:
@@ -131,9 +154,20 @@ class UserTokens:
             # A refresh brings a new ID token: app roles follow it (a role removed is gone).
             try:
                 refreshed = self._id_tokens.validate(result["id_token"], nonce=None).claims
-            except Exception:  # noqa: BLE001 - a bad refreshed ID token must not cost the access token
+            except (InvalidToken, IdentityProviderUnavailable):  # it must not cost the access token
                 log.warning("the ID token of a refresh failed validation; session claims left as they were")
         return AcquiredToken(result["access_token"], int(result.get("expires_in", 0)), refreshed)
+
+    def _remember(self, key: tuple, digest: bytes, acquired: AcquiredToken) -> None:
+        # Until MSAL's own refresh margin (5 minutes before expiry) comes near, and never long.
+        seconds = min(REMEMBER_SECONDS, acquired.expires_in - MSAL_REFRESH_MARGIN_SECONDS)
+        if seconds <= 0:
+            return
+        if len(self._recent) >= REMEMBER_CAPACITY:
+            for stale in list(self._recent)[: REMEMBER_CAPACITY // 10]:
+                self._recent.pop(stale, None)
+        self._recent[key] = (digest, time.monotonic() + seconds,
+                             AcquiredToken(acquired.access_token, acquired.expires_in))
 
     # -- sign-out ----------------------------------------------------------------------------------
     def forget(self, partition: str) -> None:

@@ -98,8 +98,15 @@ class RedisTokenCacheStore:
 
     def load(self, partition: str) -> PartitionCache:
         """The partition's cache; empty when absent, tampered with or encrypted with a retired key."""
+        return self.parse(partition, self.load_raw(partition))
+
+    def load_raw(self, partition: str) -> bytes | None:
+        """The partition's stored (encrypted) bytes, or None."""
+        return self._redis.get(self.key(partition))
+
+    def parse(self, partition: str, raw: bytes | None) -> PartitionCache:
+        """Decrypt and deserialize what ``load_raw`` returned."""
         cache = PartitionCache(partition)
-        raw = self._redis.get(self.key(partition))
         if raw is not None:
             plaintext = self._cipher.decrypt(raw)
             if plaintext is None:

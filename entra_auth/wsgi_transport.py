@@ -23,6 +23,8 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 IN_PROCESS_BASE_URL = "http://in-process.invalid"  # a reserved name: never resolvable on the network
+# Set in the environ of in-process requests: their responses never reach a browser.
+IN_PROCESS_ENVIRON_KEY = "entra_auth.in_process"
 
 
 class InProcessClient:
@@ -50,6 +52,7 @@ class InProcessClient:
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
             "CONTENT_LENGTH": str(len(body)),
+            IN_PROCESS_ENVIRON_KEY: True,
         }
         if json is not None:
             environ["CONTENT_TYPE"] = "application/json"

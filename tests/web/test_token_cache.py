@@ -167,3 +167,16 @@ def test_a_warm_signed_in_page_costs_no_identity_provider_call(live, new_browser
     # /profile shows the Graph-like profile: the downstream API is called (with the cached token), nothing else.
     assert {e.get("endpoint") for e in later} == {"graph"}
     assert len(later) == 3
+
+
+def test_a_partition_deleted_elsewhere_is_noticed_on_the_next_page(live, new_browser, redis_client, emulator):
+    """Each page re-reads the partition: what this worker answered from a moment ago does not outlive it."""
+    browser = new_browser()
+    sign_in(browser, live, MEGAN, "/orders")
+    for _ in range(3):  # warm: the worker has answered from these very bytes
+        assert browser.http.get(f"{live.url}/orders", allow_redirects=False).status_code == 200
+    [key] = redis_client.keys("tokencache:user:*")
+    redis_client.delete(key)  # another instance signed her out (or an operator purged the cache)
+    response = browser.http.get(f"{live.url}/orders", allow_redirects=False)
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).netloc == urlsplit(emulator.url).netloc
