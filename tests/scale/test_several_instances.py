@@ -10,14 +10,12 @@ front-channel logout; here the instances are real processes, and the Redis shape
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from entra_auth.http import build_http_session
 from localdev.browser import Browser
 from tests.conftest import WEB_CLIENT_ID
-from tests.web.conftest import sign_in
+from tests.web.conftest import get_all_at_once, sign_in
 
 from .conftest import SESSION_COOKIE
 
@@ -132,16 +130,9 @@ def test_both_instances_refreshing_one_users_tokens_at_once_lose_nothing(several
     sign_in(browser, first, MEGAN, "/orders")
     cookie = browser.cookie(SESSION_COOKIE)
     mark = control.last_seq()
-    together = threading.Barrier(2 * PER_INSTANCE, timeout=20)
-
-    def orders(base_url: str) -> int:
-        with build_http_session(str(emulator.ca_path)) as http:
-            together.wait()  # every request at once, on both instances and all their workers
-            return http.get(f"{base_url}/orders", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
-                            allow_redirects=False).status_code
-
-    with ThreadPoolExecutor(2 * PER_INSTANCE) as pool:
-        statuses = list(pool.map(orders, [first.url, second.url] * PER_INSTANCE))
+    # Every request at once, on both instances and all their workers.
+    statuses = get_all_at_once([f"{first.url}/orders", f"{second.url}/orders"] * PER_INSTANCE,
+                               (SESSION_COOKIE, cookie), str(emulator.ca_path), timeout=20)
     assert statuses == [200] * 2 * PER_INSTANCE
 
     refreshes = [e for e in control.requests(mark) if e.get("grant_type") == "refresh_token"]

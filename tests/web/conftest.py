@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from werkzeug.serving import make_server
 
+from entra_auth.http import build_http_session
 from localdev.browser import Browser  # noqa: F401 - tests import it from here too
 from tests.conftest import LIVE_APP_PORTS, LIVE_APP_URLS, app_settings
 
@@ -86,6 +88,39 @@ def new_browser(emulator):
 @pytest.fixture
 def user_browser(new_browser):
     return new_browser()
+
+
+TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
+
+
+def record_tokens(*instances: LiveApp) -> list[str]:
+    """Every token the instances receive from the token endpoint, recorded from their own HTTP client."""
+    tokens: list[str] = []
+
+    def hook(response, *args, **kwargs):
+        if urlsplit(response.url).path.endswith("/oauth2/v2.0/token") and response.status_code == 200:
+            body = response.json()
+            tokens.extend(body[f] for f in TOKEN_FIELDS if isinstance(body.get(f), str))
+        return response
+
+    for live in instances:
+        live.state.http.hooks["response"].append(hook)
+    return tokens
+
+
+def get_all_at_once(urls: list[str], cookie: tuple[str, str], ca_path: str, *, timeout: float = 10) -> list[int]:
+    """GET every URL from its own client, all released together (a barrier), with one session cookie;
+    returns the statuses in order."""
+    together = threading.Barrier(len(urls), timeout=timeout)
+    name, value = cookie
+
+    def get(url: str) -> int:
+        with build_http_session(ca_path) as http:
+            together.wait()
+            return http.get(url, headers={"Cookie": f"{name}={value}"}, allow_redirects=False).status_code
+
+    with ThreadPoolExecutor(len(urls)) as pool:
+        return list(pool.map(get, urls))
 
 
 def sign_in(browser: Browser, live: LiveApp, username: str, next_path: str = "/") -> requests.Response:

@@ -18,7 +18,7 @@ import pytest
 from entra_auth.http import build_http_session
 from tests.conftest import API_CLIENT_ID, GRAPH_CLIENT_ID
 
-from .conftest import sign_in
+from .conftest import record_tokens, sign_in
 
 MEGAN = "megan@contoso.example"
 MEGAN_OID = "a0000001-0000-4000-8000-000000000001"
@@ -91,7 +91,7 @@ def test_the_api_answers_a_claims_challenge_and_the_web_tier_re_signs_in_with_it
 
 def test_the_apis_401_carries_the_insufficient_claims_challenge(chain, user_browser, control, emulator):
     web, api = chain
-    tokens = _capture_tokens(web)
+    tokens = record_tokens(web)
     sign_in(user_browser, web, MEGAN)
     user_browser.get(f"{web.url}/profile")
     access_token = _access_token(tokens)
@@ -143,7 +143,7 @@ def test_incremental_consent_asks_for_orders_write_on_the_first_order_only(chain
 def test_missing_admin_consent_for_the_downstream_is_a_403_naming_the_permission(start_app, user_browser, emulator):
     api = start_app(ENABLED_BLUEPRINTS=["api"], DOWNSTREAM_API_SCOPES=["https://graph.microsoft.com/Mail.Read"])
     web = start_app(API_BASE_URL=api.url)
-    tokens = _capture_tokens(web)
+    tokens = record_tokens(web)
     sign_in(user_browser, web, MEGAN)
     page = user_browser.get(f"{web.url}/profile")
     assert page.status_code == 200, "the rest of the page renders"
@@ -162,7 +162,7 @@ def test_an_api_with_a_refused_credential_answers_503_and_logs_the_credential_pr
     api = start_app(ENABLED_BLUEPRINTS=["api"],
                     API_CLIENT_CERTIFICATE_PATH=str(emulator.emulator.certificates["orders-web"].path))
     web = start_app(API_BASE_URL=api.url)
-    tokens = _capture_tokens(web)
+    tokens = record_tokens(web)
     sign_in(user_browser, web, MEGAN)
     page = user_browser.get(f"{web.url}/profile")
     assert page.status_code == 200 and "unavailable" in page.text
@@ -196,7 +196,7 @@ def test_the_downstream_down_gives_503_on_the_panel_while_the_page_renders(chain
 def test_twenty_users_at_once_each_see_only_their_own_profile(start_app, new_browser, redis_client, emulator):
     api = start_app(ENABLED_BLUEPRINTS=["api"])
     web = start_app(API_BASE_URL=api.url)
-    tokens = _capture_tokens(web, api)
+    tokens = record_tokens(web, api)
     users = [(f"loaduser{i:02d}@contoso.example", f"c0000003-0000-4000-8000-{i:012d}") for i in range(1, 21)]
     browsers = {}
     for username, oid in users:
@@ -226,23 +226,6 @@ def test_twenty_users_at_once_each_see_only_their_own_profile(start_app, new_bro
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def _capture_tokens(*instances) -> list[str]:
-    """Every token the instances received from the emulator (access, refresh, ID)."""
-    seen: list[str] = []
-
-    def hook(response, *args, **kwargs):
-        if response.request.method == "POST" and response.url.endswith("/token"):
-            try:
-                body = response.json()
-            except ValueError:
-                return
-            seen.extend(body[k] for k in ("access_token", "refresh_token", "id_token") if isinstance(body.get(k), str))
-
-    for live in instances:
-        live.state.http.hooks["response"].append(hook)
-    return seen
-
-
 def _access_token(tokens: list[str]) -> str:
     """The last access token for the Orders API among captured tokens."""
     return next(t for t in reversed(tokens)

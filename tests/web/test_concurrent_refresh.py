@@ -15,7 +15,6 @@ import msal
 import pytest
 
 from entra_auth.errors import InteractionRequired
-from entra_auth.http import build_http_session
 from tests.conftest import (
     API_SCOPE_READ,
     HOME_TENANT_ID,
@@ -26,7 +25,7 @@ from tests.conftest import (
     pick_account,
 )
 
-from .conftest import sign_in
+from .conftest import get_all_at_once, sign_in
 
 MEGAN = "megan@contoso.example"
 MEGAN_PARTITION = f"a0000001-0000-4000-8000-000000000001.{HOME_TENANT_ID}"
@@ -50,16 +49,8 @@ def test_two_instances_refreshing_one_user_at_once_keep_a_valid_refresh_token(st
     sign_in(browser, first, MEGAN, "/orders")
     cookie = browser.cookie(SESSION_COOKIE)
     mark = control.last_seq()
-    start = threading.Barrier(2 * PER_INSTANCE, timeout=10)
-
-    def orders(base_url: str) -> int:
-        with build_http_session(str(emulator.ca_path)) as http:
-            start.wait()  # all at once
-            return http.get(f"{base_url}/orders", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
-                            allow_redirects=False).status_code
-
-    with ThreadPoolExecutor(2 * PER_INSTANCE) as pool:
-        statuses = list(pool.map(orders, [first.url, second.url] * PER_INSTANCE))
+    statuses = get_all_at_once([f"{first.url}/orders", f"{second.url}/orders"] * PER_INSTANCE,
+                               (SESSION_COOKIE, cookie), str(emulator.ca_path))
     assert statuses == [200] * 2 * PER_INSTANCE
 
     refreshes = refresh_grants(control, mark)

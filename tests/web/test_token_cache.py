@@ -13,27 +13,12 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from tests.conftest import TEST_TOKEN_CACHE_KEY
 
-from .conftest import sign_in
+from .conftest import record_tokens, sign_in
 
 MEGAN = "megan@contoso.example"
-TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
 SLICE = 40
 # Endpoints of the identity provider in the emulator's request log ("graph" is the downstream API).
 IDP_ENDPOINTS = {"discovery", "jwks", "authorize", "token", "logout", "msi"}
-
-
-def record_tokens(live) -> list[str]:
-    """Every token the app receives from the token endpoint, recorded from its own HTTP client."""
-    tokens: list[str] = []
-
-    def hook(response, *args, **kwargs):
-        if urlsplit(response.url).path.endswith("/oauth2/v2.0/token") and response.status_code == 200:
-            body = response.json()
-            tokens.extend(body[f] for f in TOKEN_FIELDS if isinstance(body.get(f), str))
-        return response
-
-    live.state.http.hooks["response"].append(hook)
-    return tokens
 
 
 def everything_in_redis(client) -> list[bytes]:
