@@ -73,7 +73,10 @@ class BaseConfig:
     ENTRA_CA_BUNDLE: str | None = None
 
     API_CLIENT_ID: str | None = None
+    # App ID URIs (e.g. api://<id>) accepted in addition to API_CLIENT_ID, which is always
+    # accepted: a v2.0 token's aud is the client id; only v1.0 tokens carry an App ID URI.
     API_AUDIENCE: list[str] = []
+    API_ACCEPT_V1_TOKENS = False  # v1.0 access tokens (issuer https://sts.windows.net/{tid}/) too
     API_CLIENT_SECRET: str | None = None
     API_CLIENT_CERTIFICATE_PATH: str | None = None
     API_CLIENT_CREDENTIALS: str | None = None
@@ -135,7 +138,7 @@ class DevelopmentConfig(BaseConfig):
     ENTRA_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "orders-web.pem")
     ENTRA_CA_BUNDLE = str(EMULATOR_STATE / "ca.pem")
     API_CLIENT_ID = DEV_API_CLIENT_ID
-    API_AUDIENCE = [DEV_API_CLIENT_ID, f"api://{DEV_API_CLIENT_ID}"]
+    API_AUDIENCE = [f"api://{DEV_API_CLIENT_ID}"]  # as the README tells a deployment to set it
     API_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "orders-api.pem")
     API_SCOPES = [f"api://{DEV_API_CLIENT_ID}/Orders.Read", f"api://{DEV_API_CLIENT_ID}/Orders.Write"]
     DAEMON_CLIENT_ID = DEV_DAEMON_CLIENT_ID
@@ -198,8 +201,10 @@ _SPACE_LISTS = ("API_SCOPES", "DOWNSTREAM_API_SCOPES")
 _INTEGERS = ("TRUSTED_PROXY_HOPS", "SESSION_IDLE_TIMEOUT_SECONDS", "SESSION_ABSOLUTE_TIMEOUT_SECONDS")
 
 
-_BOOLEANS = {"FLASK_DEBUG": "DEBUG"}  # Flask's own variable: `flask run --debug` sets it too
+_BOOLEANS = {"FLASK_DEBUG": "DEBUG",  # Flask's own variable: `flask run --debug` sets it too
+             "API_ACCEPT_V1_TOKENS": "API_ACCEPT_V1_TOKENS"}
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 PostureItem = tuple[str, str, str]  # (status, item, message): never a secret value
@@ -239,7 +244,11 @@ def parse_environment(
                 errors.append((FAIL, name, f"{name} must be a whole number (got {environ[name][:20]!r})"))
     for name, key in _BOOLEANS.items():
         if environ.get(name):
-            settings[key] = environ[name].strip().lower() in _TRUE
+            value = environ[name].strip().lower()
+            if value in _TRUE or value in _FALSE:
+                settings[key] = value in _TRUE
+            else:  # a typo must not silently mean "off" (or "on")
+                errors.append((FAIL, name, f"{name} must be true or false (got {environ[name][:20]!r})"))
     settings.update(overrides or {})
     settings["APP_ENV"] = app_env
     if settings["ENTRA_AUTHORITY_HOST"]:
@@ -356,10 +365,12 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
         else:
             add(FAIL, "ENTRA_CLIENT_ID", "ENTRA_CLIENT_ID is required for the web tier")
     if "api" in blueprints:
-        if settings.get("API_CLIENT_ID") and settings.get("API_AUDIENCE"):
-            add(OK, "API_CLIENT_ID", f"{settings['API_CLIENT_ID']} (audience {', '.join(settings['API_AUDIENCE'])})")
+        if settings.get("API_CLIENT_ID"):
+            add(OK, "API_CLIENT_ID", str(settings["API_CLIENT_ID"]))
+            add(OK, "API audiences", _accepted_audiences(settings))
         else:
-            add(FAIL, "API_CLIENT_ID", "API_CLIENT_ID and API_AUDIENCE are required for the API tier")
+            add(FAIL, "API_CLIENT_ID", "API_CLIENT_ID is required for the API tier (the Orders API registration's "
+                                       "client id: the audience of its v2.0 access tokens)")
 
     tenant = str(settings.get("ENTRA_TENANT_ID") or "").lower()
     if not tenant:
@@ -493,6 +504,21 @@ def _credential_item(tier: str, prefix: str, settings: Mapping, files: list[tupl
         return WARN, item, (f"only client secrets ({described}): prefer a managed identity as federated credential, "
                             "or a certificate")
     return OK, item, described
+
+
+def _accepted_audiences(settings: Mapping) -> str:
+    """The bearer tokens' accepted ``aud`` per token version, from the validator's own rule."""
+    from entra_auth.jwt_validation import policy_from_settings
+
+    policy = policy_from_settings("", str(settings["API_CLIENT_ID"]), (),
+                                  app_id_uris=settings.get("API_AUDIENCE") or [],
+                                  accept_v1=bool(settings.get("API_ACCEPT_V1_TOKENS")))
+    v2 = ", ".join(sorted(policy.audiences_for("2.0")))
+    v1 = ", ".join(sorted(policy.audiences_for("1.0"))) or "refused (API_ACCEPT_V1_TOKENS is off)"
+    text = f"v2.0 tokens: aud {v2}; v1.0 tokens: {'aud ' if policy.accept_v1 else ''}{v1}"
+    if policy.app_id_uris and not policy.accept_v1:
+        text += f" (API_AUDIENCE's {', '.join(sorted(policy.app_id_uris))} is the aud of v1.0 tokens only)"
+    return text
 
 
 def _secret_key_weakness(value: str) -> str | None:

@@ -60,7 +60,7 @@ def measure(rounds: int = 2000) -> tuple[dict[str, float], int]:
             )
             token = daemon.acquire_token_for_client([f"api://{API}/.default"])["access_token"]
             jwks = JwksCache(lambda: f"{server.url}/{HOME}/discovery/v2.0/keys", http)
-            policy = policy_from_settings(server.url, [API, f"api://{API}"], [HOME])
+            policy = policy_from_settings(server.url, API, [HOME], app_id_uris=[f"api://{API}"])
             validator = TokenValidator(policy, jwks)
             validator.validate(token)  # warm the key cache; the token is now "seen before"
             # First-seen tokens: the same code path with the memory of validated tokens switched off.

@@ -20,7 +20,7 @@ from .flask_sessions import EntraSessionInterface
 from .http import build_http_session
 from .id_tokens import IdTokenValidator
 from .jwks import JwksCache
-from .jwt_validation import TokenValidator, policy_from_settings
+from .jwt_validation import TokenValidator, ValidationPolicy, policy_from_settings
 from .metadata import OidcMetadata
 from .msal_apps import MsalAppFactory
 from .obo import OnBehalfOf
@@ -86,7 +86,7 @@ def init_app(app: Flask, redis_url: str, token_cache_keys: list[str]) -> EntraSt
         metadata=metadata,
         jwks=jwks,
         validator=TokenValidator(
-            policy_from_settings(cfg["ENTRA_AUTHORITY_HOST"], cfg.get("API_AUDIENCE") or [], allowed_tenants(cfg)),
+            api_validation_policy(cfg),
             jwks,
         ),
         cipher=TokenCacheCipher(token_cache_keys),
@@ -153,6 +153,14 @@ def orders_api_client(app: Flask, base_url: str | None, http: requests.Session) 
         return ProtectedApi(f"{base_url.rstrip('/')}/api", http, name="the Orders API")
     # "This app": straight into our own WSGI callable, no network hop, no second worker thread.
     return ProtectedApi(f"{IN_PROCESS_BASE_URL}/api", in_process_client(app), name="the Orders API")
+
+
+def api_validation_policy(cfg) -> ValidationPolicy:
+    """The API tier's bearer-token rules: ``API_CLIENT_ID`` always an audience, ``API_AUDIENCE``
+    adding App ID URIs for v1.0 tokens, which count only with ``API_ACCEPT_V1_TOKENS``."""
+    return policy_from_settings(cfg["ENTRA_AUTHORITY_HOST"], cfg.get("API_CLIENT_ID") or "", allowed_tenants(cfg),
+                                app_id_uris=cfg.get("API_AUDIENCE") or [],
+                                accept_v1=bool(cfg.get("API_ACCEPT_V1_TOKENS")))
 
 
 def authority(cfg) -> str:

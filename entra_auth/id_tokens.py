@@ -55,7 +55,7 @@ class IdTokenValidator:
         self._authority_host = authority_host.rstrip("/")
         self._tenant = tenant
         self._allowed = frozenset(allowed_tenants)
-        self._validator = TokenValidator(policy_from_settings(authority_host, [client_id], allowed_tenants), keys)
+        self._validator = TokenValidator(policy_from_settings(authority_host, client_id, allowed_tenants), keys)
         self._issuer_checked = False
 
     def validate(self, id_token: str, *, nonce: str | None) -> ValidatedToken:

@@ -32,22 +32,46 @@ _KEY_BEARING_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 _ACCEPTED_TYP = frozenset({"JWT", "at+jwt", "application/at+jwt"})
 
 
+V1_ISSUER = "https://sts.windows.net/{tid}/"
+
+
 @dataclass(frozen=True)
 class ValidationPolicy:
-    """What a token must look like to be accepted."""
+    """What a token must look like to be accepted.
+
+    Audiences depend on the token's version, as Entra issues them (Microsoft's
+    access-token reference; Microsoft.Identity.Web's ``RegisterValidAudience``
+    does the same): a v2.0 token's ``aud`` is always the resource's client id
+    GUID; a v1.0 token's is what the client asked for, the App ID URI
+    (``api://<id>``, or a custom one) or the client id. So ``client_id`` is
+    accepted for both, ``app_id_uris`` only for v1.0 tokens, and v1.0 tokens
+    only when ``accept_v1`` is set.
+    """
 
     authority_host: str  # e.g. https://login.microsoftonline.com
-    audiences: frozenset[str]
+    client_id: str  # the resource's own registration (the API's, or the web app's for ID tokens)
     allowed_tenants: frozenset[str]
-    accept_v1_issuer: bool = False
+    app_id_uris: frozenset[str] = frozenset()
+    accept_v1: bool = False
     required_claims: tuple[str, ...] = ("iss", "aud", "exp", "iat", "tid", "oid", "sub")
     clock_skew: int = CLOCK_SKEW_SECONDS
+    _audiences_by_version: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_version = {"2.0": frozenset({self.client_id})}
+        if self.accept_v1:
+            by_version["1.0"] = frozenset({self.client_id}) | self.app_id_uris
+        object.__setattr__(self, "_audiences_by_version", by_version)
+
+    def audiences_for(self, version: str) -> frozenset[str]:
+        """The ``aud`` values accepted in a token of ``version`` (none for a version not accepted)."""
+        return self._audiences_by_version.get(version, frozenset())
 
     def issuer_for(self, tid: str, version: str) -> str | None:
         if version == "2.0":
             return f"{self.authority_host}/{tid}/v2.0"
-        if version == "1.0" and self.accept_v1_issuer:
-            return f"https://sts.windows.net/{tid}/"
+        if version == "1.0" and self.accept_v1:
+            return V1_ISSUER.format(tid=tid)
         return None
 
 
@@ -222,12 +246,17 @@ class TokenValidator:
         tid = claims["tid"]
         if not isinstance(tid, str) or tid not in policy.allowed_tenants:
             raise InvalidToken("tenant not allowed")
-        expected_issuer = policy.issuer_for(tid, str(claims.get("ver", "")))
+        # The version decides both the issuer form and the audiences: a v2.0 token
+        # with the v1.0 issuer (or the reverse) is refused, as is a v2.0 token
+        # naming the App ID URI, which Entra never issues.
+        version = claims.get("ver")
+        version = version if isinstance(version, str) else ""  # Entra writes it as a string, "1.0" or "2.0"
+        expected_issuer = policy.issuer_for(tid, version)
         if expected_issuer is None or claims["iss"] != expected_issuer:
             raise InvalidToken("wrong issuer")
         aud = claims["aud"]
         # A list (even one containing us) is refused: Entra issues a single audience.
-        if not isinstance(aud, str) or aud not in policy.audiences:
+        if not isinstance(aud, str) or aud not in policy.audiences_for(version):
             raise InvalidToken("wrong audience")
         for name in ("exp", "iat", "nbf"):
             value = claims.get(name, 0)
@@ -247,11 +276,21 @@ class TokenValidator:
 
 
 def policy_from_settings(
-    authority_host: str, audiences: Collection[str], allowed_tenants: Collection[str], **kwargs
+    authority_host: str,
+    client_id: str,
+    allowed_tenants: Collection[str],
+    *,
+    app_id_uris: Collection[str] = (),
+    accept_v1: bool = False,
+    **kwargs,
 ) -> ValidationPolicy:
+    """The policy for a resource: ``client_id`` is always an accepted audience; ``app_id_uris``
+    add audiences for v1.0 tokens (``API_AUDIENCE``), never narrowing the set."""
     return ValidationPolicy(
         authority_host=authority_host.rstrip("/"),
-        audiences=frozenset(audiences),
+        client_id=client_id,
         allowed_tenants=frozenset(allowed_tenants),
+        app_id_uris=frozenset(uri for uri in app_id_uris if uri != client_id),
+        accept_v1=accept_v1,
         **kwargs,
     )

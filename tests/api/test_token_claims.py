@@ -19,17 +19,6 @@ from .helpers import LEE, MEGAN, assert_invalid_token, bearer, claims_of, header
 
 
 @pytest.fixture
-def resign(emulator):
-    """Sign ``claims`` with the identity provider's key: a token perfect except for what the test changed."""
-
-    def sign(claims: dict) -> str:
-        key = emulator.emulator.keys.active
-        return sign_rs256({"alg": "RS256", "typ": "JWT", "kid": key.kid}, claims, key.private_key)
-
-    return sign
-
-
-@pytest.fixture
 def home_only_client(make_app):
     return make_app(ENTRA_ALLOWED_TENANTS=[HOME_TENANT_ID]).test_client()
 

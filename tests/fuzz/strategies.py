@@ -228,7 +228,8 @@ def claim_edits(draw, claims: dict) -> dict:
         json_values,
         st.sampled_from([FOREIGN_TENANT_ID, HOME_TENANT_ID, ["Orders.Admin"], "Orders.Read Orders.Write Orders.Admin",
                          2**62, 0, -1, 1e308, "99999999999", [claims.get("aud")], f"api://{claims.get('aud')}",
-                         "00000000-0000-0000-0000-000000000000", claims.get("oid")]),
+                         "00000000-0000-0000-0000-000000000000", claims.get("oid"), "1.0", "2.0",
+                         f"https://sts.windows.net/{claims.get('tid')}/"]),
     )
     for _ in range(draw(st.integers(1, 3))):
         op = draw(st.sampled_from(["set", "delete", "add", "tenant"]))

@@ -17,6 +17,7 @@ The properties:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -43,9 +44,10 @@ from .strategies import (
 
 @pytest.fixture(scope="module")
 def policy_and_keys(fuzz_app):
-    """The app's own policy and its (warm, shared) cache of the provider's keys."""
+    """The app's own policy, with v1.0 tokens accepted too (both versions' rules in play), and its
+    (warm, shared) cache of the provider's keys."""
     validator = fuzz_app.extensions["entra_auth"].validator
-    return validator.policy, validator.keys
+    return dataclasses.replace(validator.policy, accept_v1=True), validator.keys
 
 
 @pytest.fixture(scope="module")
@@ -190,12 +192,14 @@ def meets_policy(claims: dict, policy, now: float) -> bool:
     tid, aud = claims["tid"], claims["aud"]
     if not isinstance(tid, str) or tid not in policy.allowed_tenants:
         return False
-    issuers = {"2.0": f"{policy.authority_host}/{tid}/v2.0"}
-    if policy.accept_v1_issuer:
-        issuers["1.0"] = f"https://sts.windows.net/{tid}/"
-    if claims["iss"] != issuers.get(str(claims.get("ver", ""))):
+    # Per version, as Entra issues them: v2.0 names the client id; v1.0 (when accepted) the App ID URI or client id.
+    accepted = {"2.0": (f"{policy.authority_host}/{tid}/v2.0", {policy.client_id})}
+    if policy.accept_v1:
+        accepted["1.0"] = (f"https://sts.windows.net/{tid}/", {policy.client_id, *policy.app_id_uris})
+    version = claims.get("ver")
+    if not isinstance(version, str) or version not in accepted or claims["iss"] != accepted[version][0]:
         return False
-    if not isinstance(aud, str) or aud not in policy.audiences:
+    if not isinstance(aud, str) or aud not in accepted[version][1]:
         return False
     times = {name: claims[name] for name in ("exp", "iat", "nbf") if name in claims}
     if not all(isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in times.values()):
