@@ -64,7 +64,7 @@ def measure(rounds: int = 2000) -> tuple[dict[str, float], int]:
             validator = TokenValidator(policy, jwks)
             validator.validate(token)  # warm the key cache; the token is now "seen before"
             # First-seen tokens: the same code path with the memory of validated tokens switched off.
-            first_seen = TokenValidator(policy, jwks, seen_capacity=0)
+            first_seen = TokenValidator(policy, jwks, seen_max_bytes=0)
             first_seen.validate(token)
             kid = jwt.get_unverified_header(token)["kid"]
             key = jwks.key(kid)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -117,8 +118,10 @@ def _b64decode_canonical(segment: str) -> bytes:
 _URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
 _PKCS1V15 = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
-SEEN_CAPACITY = 10_000  # validated tokens remembered per worker (a few MB at most)
-HEADER_CAPACITY = 256
+# Validated tokens remembered per worker, bounded by an estimate of their memory (see _entry_cost;
+# measured against tracemalloc in tests/api/test_validation_memory.py).
+SEEN_MAX_BYTES = 16 * 1024 * 1024
+HEADER_CAPACITY = 64  # header segments of genuinely signed tokens: one per signing key and token type
 
 
 def _json_object(segment: str) -> dict:
@@ -158,31 +161,88 @@ def parse_compact(token: str) -> tuple[dict, dict, bytes, bytes]:
     return header, claims, signing_input.encode("ascii"), signature
 
 
+class Epoch(NamedTuple):
+    """Everything that decides whether a token is valid besides the token and the clock.
+
+    A remembered token is valid only in the epoch it was validated in: a new
+    policy (audiences, tenants, versions) or new key material ends the epoch,
+    and with it everything remembered. Comparing epochs is how that rule is kept
+    in code rather than in a comment.
+    """
+
+    policy: ValidationPolicy
+    keys: JwksCache
+    generation: int
+
+
+def _entry_cost(token: str, claims: dict) -> int:
+    """Bytes a remembered token costs, roughly: its text, the claims parsed from it (about as large
+    again) and the entry's fixed overhead. Checked against tracemalloc by the tests."""
+    return 2 * len(token) + 64 * len(claims) + 1024
+
+
+class _RememberedTokens:
+    """Validated tokens by exact text, within one epoch, bounded by ``max_bytes`` (oldest out first)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: dict[str, tuple[ValidatedToken, Epoch, int]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: object, epoch: Epoch) -> ValidatedToken | None:
+        entry = self._entries.get(token) if isinstance(token, str) else None
+        if entry is None or entry[1] != epoch:
+            return None  # an entry of an ended epoch is dead; it ages out with the others
+        return entry[0]
+
+    def put(self, token: str, validated: ValidatedToken, epoch: Epoch) -> None:
+        cost = _entry_cost(token, validated.claims)
+        if cost > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(token, None)
+            if old is not None:
+                self.bytes -= old[2]
+            if self.bytes + cost > self.max_bytes:
+                # Oldest first (dicts keep insertion order), a tenth of the budget at once.
+                target = self.max_bytes - cost - self.max_bytes // 10
+                for stale in list(self._entries):
+                    if self.bytes <= target:
+                        break
+                    self.bytes -= self._entries.pop(stale)[2]
+            self._entries[token] = (validated, epoch, cost)
+            self.bytes += cost
+
+
 class TokenValidator:
-    """Validates Entra v2 JWTs against a policy and the provider's signing keys.
+    """Validates Entra JWTs against a policy and the provider's signing keys.
 
     Two per-worker memories keep the cost near the signature check's:
-    a header segment seen before is not parsed and checked again (tokens of
-    one signing key share it byte for byte), and a token validated before is
-    recognised by its exact text, so only its lifetime is checked again. The
-    latter is dropped whenever the provider's key set changes (a key pulled in
-    an emergency rotation takes its tokens with it) and is bounded in size.
+    a header segment of a genuinely signed token is not parsed and checked
+    again (tokens of one signing key share it byte for byte), and a token
+    validated before is recognised by its exact text, so only its lifetime is
+    checked again. The latter holds for one ``Epoch`` only (the policy and the
+    provider's key material it was validated under) and is bounded in bytes.
     """
 
     def __init__(self, policy: ValidationPolicy, keys: JwksCache, *, clock: Callable[[], float] = time.time,
-                 seen_capacity: int = SEEN_CAPACITY):
+                 seen_max_bytes: int = SEEN_MAX_BYTES):
         self.policy = policy
         self.keys = keys
         self._clock = clock
-        self._capacity = seen_capacity
         self._headers: dict[str, dict] = {}
-        self._seen: dict[str, tuple[ValidatedToken, int]] = {}
-        self._lock = threading.Lock()
+        self.remembered = _RememberedTokens(seen_max_bytes)
+
+    def epoch(self) -> Epoch:
+        return Epoch(self.policy, self.keys, self.keys.generation)
 
     def validate(self, token: str, *, nonce: str | None = None) -> ValidatedToken:
-        remembered = self._seen.get(token) if isinstance(token, str) else None
-        if remembered is not None and remembered[1] == self.keys.generation:
-            validated = remembered[0]
+        validated = self.remembered.get(token, self.epoch())
+        if validated is not None:
             self._check_lifetime(validated.claims)  # time moved on since
         else:
             validated = self._validate_fully(token)
@@ -193,17 +253,16 @@ class TokenValidator:
     def _validate_fully(self, token: str) -> ValidatedToken:
         header_b64, payload_b64, signature_b64, signing_input = _split(token)
         header = self._headers.get(header_b64)
+        known_header = header is not None
         if header is None:
             header = _json_object(header_b64)
             self._check_header(header)
-            if len(self._headers) < HEADER_CAPACITY:
-                self._headers[header_b64] = header
         claims = _json_object(payload_b64)
         try:
             signature = _b64decode_canonical(signature_b64)
         except binascii.Error:
             raise InvalidToken("malformed token") from None
-        generation = self.keys.generation
+        epoch = self.epoch()  # before the key look-up: a key set that changes meanwhile ends this epoch
         key = self.keys.key(header["kid"])
         if key is None:
             raise InvalidToken("unknown signing key")
@@ -211,20 +270,15 @@ class TokenValidator:
             key.verify(signature, signing_input.encode("ascii"), _PKCS1V15, _SHA256)
         except InvalidSignature:
             raise InvalidToken("bad signature") from None
+        if not known_header:
+            # Only headers the provider signed: unsigned junk must not fill (or flush) this memory.
+            if len(self._headers) >= HEADER_CAPACITY:
+                self._headers.clear()
+            self._headers[header_b64] = header
         self._check_claims(claims)
         validated = ValidatedToken(claims=claims, header=header)
-        self._remember(token, validated, generation)
+        self.remembered.put(token, validated, epoch)
         return validated
-
-    def _remember(self, token: str, validated: ValidatedToken, generation: int) -> None:
-        if self._capacity <= 0:
-            return
-        if len(self._seen) >= self._capacity:
-            with self._lock:
-                # Oldest first (dicts keep insertion order); expired ones go with them.
-                for stale in list(self._seen)[: self._capacity // 10 or 1]:
-                    self._seen.pop(stale, None)
-        self._seen[token] = (validated, generation)  # one dict store: atomic under the GIL
 
     def _check_header(self, header: dict) -> None:
         if header.get("alg") != "RS256":

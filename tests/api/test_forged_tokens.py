@@ -51,11 +51,16 @@ def test_the_forging_helper_makes_tokens_the_api_accepts(client, genuine, idp_ke
     assert client.get("/api/orders", headers=bearer(token)).status_code == 200
 
 
-def test_the_app_id_uri_audience_is_accepted_too(client, genuine, idp_key):
+def test_the_app_id_uri_audience_is_accepted_in_v1_tokens_only(client, make_app, genuine, idp_key):
+    """Entra puts the App ID URI in a v1.0 token's aud only; a v2.0 token always names the client id
+    (tests/api/test_token_versions.py has the whole table)."""
     _, _, claims = genuine
     claims["aud"] = f"api://{claims['aud']}"
     token = sign_rs256({"alg": "RS256", "typ": "JWT", "kid": idp_key.kid}, claims, idp_key.private_key)
-    assert client.get("/api/orders", headers=bearer(token)).status_code == 200
+    assert_invalid_token(client.get("/api/orders", headers=bearer(token)), "wrong audience", token)
+    v1 = {**claims, "ver": "1.0", "iss": f"https://sts.windows.net/{claims['tid']}/"}
+    token = sign_rs256({"alg": "RS256", "typ": "JWT", "kid": idp_key.kid}, v1, idp_key.private_key)
+    assert make_app(API_ACCEPT_V1_TOKENS=True).test_client().get("/api/orders", headers=bearer(token)).status_code == 200
 
 
 # -- algorithms -------------------------------------------------------------------------------------

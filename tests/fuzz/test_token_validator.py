@@ -26,7 +26,7 @@ from hypothesis import event, given, note
 from hypothesis import strategies as st
 
 from entra_auth.errors import InvalidToken
-from entra_auth.jwt_validation import TokenValidator, parse_compact
+from entra_auth.jwt_validation import SEEN_MAX_BYTES, TokenValidator, parse_compact
 from tests.api.helpers import sign_rs256
 
 from .budget import budget
@@ -149,7 +149,10 @@ def test_a_modified_token_is_refused_and_the_genuine_one_still_passes(new_valida
 @given(data=st.data())
 def test_the_memory_of_validated_tokens_cannot_be_poisoned(new_validator, genuine, rogue_key, data):
     """Any order of genuine tokens and forgeries, through a small memory (evictions included)."""
-    validator = new_validator(seen_capacity=data.draw(st.sampled_from([1, 2, 3, 10_000]), label="capacity"))
+    # Room for none, about one, two or three tokens of this size, or the default budget.
+    one = 2 * len(genuine.token) + 64 * len(genuine.claims) + 1024
+    validator = new_validator(seen_max_bytes=data.draw(st.sampled_from([0, one, 2 * one, 3 * one, SEEN_MAX_BYTES]),
+                                                       label="memory bytes"))
     sequence = data.draw(st.lists(st.one_of(st.just(("genuine", genuine.token)), mutations(genuine, rogue_key)),
                                   min_size=2, max_size=10), label="sequence")
     for kind, candidate in sequence:
