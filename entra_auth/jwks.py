@@ -78,6 +78,19 @@ class JwksCache:
     def loaded(self) -> bool:
         return self._fetched_at is not None
 
+    @property
+    def current_generation(self) -> int:
+        """``generation`` while the keys are within ``max_age``; -1 once they are due for a refetch, so
+        that a validator's remembered tokens go back through ``key()`` (and its last-known-good bound)."""
+        fetched_at = self._fetched_at
+        if fetched_at is None or self._clock() - fetched_at >= self._max_age:
+            return -1
+        return self.generation
+
+    def published(self, kid: str) -> rsa.RSAPublicKey | None:
+        """The key now held for ``kid``, without loading anything."""
+        return self._keys.get(kid)
+
     def key(self, kid: str) -> rsa.RSAPublicKey | None:
         """The public key for ``kid``; loads, or refetches (rate-limited) when it is unknown or stale."""
         now = self._clock()

@@ -238,7 +238,7 @@ class TokenValidator:
         self.remembered = _RememberedTokens(seen_max_bytes)
 
     def epoch(self) -> Epoch:
-        return Epoch(self.policy, self.keys, self.keys.generation)
+        return Epoch(self.policy, self.keys, self.keys.current_generation)
 
     def validate(self, token: str, *, nonce: str | None = None) -> ValidatedToken:
         validated = self.remembered.get(token, self.epoch())
@@ -262,7 +262,6 @@ class TokenValidator:
             signature = _b64decode_canonical(signature_b64)
         except binascii.Error:
             raise InvalidToken("malformed token") from None
-        epoch = self.epoch()  # before the key look-up: a key set that changes meanwhile ends this epoch
         key = self.keys.key(header["kid"])
         if key is None:
             raise InvalidToken("unknown signing key")
@@ -277,7 +276,11 @@ class TokenValidator:
             self._headers[header_b64] = header
         self._check_claims(claims)
         validated = ValidatedToken(claims=claims, header=header)
-        self.remembered.put(token, validated, epoch)
+        # Remembered in the epoch read *after* checking that the verifying key is still the one
+        # published: keys that change from here on change the generation, and the entry is dead.
+        epoch = self.epoch()
+        if epoch.generation >= 0 and self.keys.published(header["kid"]) is key:
+            self.remembered.put(token, validated, epoch)  # (keys due for a refetch: nothing remembered)
         return validated
 
     def _check_header(self, header: dict) -> None:
