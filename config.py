@@ -210,6 +210,18 @@ OK, WARN, FAIL = "ok", "warn", "fail"
 PostureItem = tuple[str, str, str]  # (status, item, message): never a secret value
 
 
+def default_environment(environ: Mapping[str, str]) -> str:
+    """``APP_ENV`` when it is not set: production under gunicorn, development elsewhere.
+
+    gunicorn is how the app is deployed (the Procfile), and a deployment that
+    forgets ``APP_ENV`` must not run with development's settings (a cookie
+    without ``Secure``, a random per-worker ``SECRET_KEY``); on a laptop
+    (``./run``, ``flask ...``) development stays the default. gunicorn's arbiter
+    sets ``SERVER_SOFTWARE`` before it loads the app.
+    """
+    return "production" if str(environ.get("SERVER_SOFTWARE", "")).startswith("gunicorn/") else "development"
+
+
 def parse_environment(
     environ: Mapping[str, str] | None = None, overrides: Mapping | None = None
 ) -> tuple[dict, list[PostureItem]]:
@@ -220,7 +232,7 @@ def parse_environment(
     """
     environ = os.environ if environ is None else environ
     errors: list[PostureItem] = []
-    app_env = (overrides or {}).get("APP_ENV") or environ.get("APP_ENV") or "development"
+    app_env = (overrides or {}).get("APP_ENV") or environ.get("APP_ENV") or default_environment(environ)
     if app_env not in _CLASSES:
         errors.append((FAIL, "APP_ENV", f"APP_ENV must be one of {', '.join(ENVIRONMENTS)} (got {app_env[:40]!r}; "
                                         "judged by the production rules here)"))

@@ -183,10 +183,10 @@ def init_app(app: Flask) -> None:
         raise ValueError(f"LOG_FORMAT must be json, text or none (got {fmt[:20]!r})")
     if fmt != "none":
         install(fmt, str(app.config.get("LOG_LEVEL") or "INFO"))
-    if app.config.get("APP_ENV") == "production":
-        config_log = logging.getLogger("config")
-        for item, message in app.config.get("CONFIG_WARNINGS") or []:
-            config_log.warning("configuration warning (%s): %s", item, message)
+    # In every environment: a warning seen on a laptop is one a deployment will not repeat.
+    config_log = logging.getLogger("config")
+    for item, message in app.config.get("CONFIG_WARNINGS") or []:
+        config_log.warning("configuration warning (%s): %s", item, message)
 
 
 def install(fmt: str = "json", level: str | int = "INFO", stream=None) -> logging.Handler:

@@ -146,7 +146,8 @@ def test_the_procfile_line_fits_a_paas(served):
     argv = served.argv
     option = {argv[i]: argv[i + 1] for i in range(1, len(argv) - 1) if argv[i].startswith("--")}
     assert argv[1] == "app:create_app()"
-    assert served.variables == {"PORT", "WEB_CONCURRENCY"}, "the line reads the platform's port and worker count"
+    assert served.variables == {"PORT", "WEB_CONCURRENCY", "APP_ENV"}, \
+        "the line reads the platform's port and worker count, and APP_ENV (production unless set)"
     assert option["--bind"] == f"0.0.0.0:{served.port}"
     assert option["--worker-class"] == "gthread" and int(option["--threads"]) >= 4, "threads: pages wait on I/O"
     assert option["--workers"] == "2", "WEB_CONCURRENCY, else 2"
