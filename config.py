@@ -334,8 +334,11 @@ def format_report(report: Iterable[PostureItem]) -> str:
 # ClientSecret. Secrets belong in the platform's settings, a mounted secret
 # store or Key Vault, never beside the code.
 
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _CREDENTIAL_TIERS = (("web", "ENTRA_CLIENT"), ("API", "API_CLIENT"), ("daemon", "DAEMON_CLIENT"))
 _DOTENV_FILES = (".env", ".flaskenv")
+# ClientCredentials fields that hold a secret themselves (a password unlocks the certificate's key).
+_SECRET_CREDENTIAL_FIELDS = ("clientsecret", "certificatepassword")
 _DOTENV_SECRET = re.compile(
     r"^\s*(?:export\s+)?(SECRET_KEY|TOKEN_CACHE_KEYS|\w+_CLIENT_SECRET|\w+_CLIENT_CREDENTIALS)\s*=\s*(.*)$", re.M)
 _PLACEHOLDER_WORDS = ("changeme", "password", "secret", "example", "default", "insecure", "placeholder", "devonly")
@@ -393,10 +396,21 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
             f"ENTRA_TENANT_ID={tenant} needs ENTRA_ALLOWED_TENANTS (the tenant ids allowed to sign in)")
     elif tenant == "consumers":
         add(FAIL, "ENTRA_TENANT_ID", "ENTRA_TENANT_ID=consumers is not supported: this is a work-account app")
+    elif tenant not in ("organizations", "common") and not _GUID.fullmatch(tenant):
+        # Entra accepts a domain in the authority URL, but every token carries the tenant's GUID in
+        # `tid`: with a domain here, each one would be refused as from a foreign tenant.
+        add(FAIL, "ENTRA_TENANT_ID", f"ENTRA_TENANT_ID must be the tenant id, a GUID (got {tenant[:60]!r}: a domain "
+                                     "name? tokens carry the GUID; it is the \"Tenant ID\" on the Entra admin "
+                                     "center's overview, or the GUID in the issuer of "
+                                     "https://login.microsoftonline.com/<domain>/v2.0/.well-known/openid-configuration)")
     elif tenant in ("organizations", "common"):
         add(OK, "ENTRA_TENANT_ID", f"{tenant}, allowed tenants {', '.join(settings['ENTRA_ALLOWED_TENANTS'])}")
     else:
         add(OK, "ENTRA_TENANT_ID", tenant)
+    not_guids = [t for t in settings.get("ENTRA_ALLOWED_TENANTS") or [] if not _GUID.fullmatch(str(t))]
+    if not_guids:
+        add(FAIL, "ENTRA_ALLOWED_TENANTS", f"ENTRA_ALLOWED_TENANTS must list tenant ids (GUIDs), not "
+                                           f"{', '.join(repr(t[:60]) for t in not_guids)}: tokens carry the GUID")
 
     authority = str(settings.get("ENTRA_AUTHORITY_HOST") or "")
     if authority.startswith("https://"):
@@ -489,6 +503,13 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
     production_rule("credential files", (
         f"secret credential files inside the app's folder ({root}): {', '.join(in_repo)} (mount them from a secret "
         "store outside it)") if in_repo else None, "none inside the app's folder" if credential_files else "none used")
+    loose = [f"{origin}: {path} (mode {mode:03o})" for origin, path in credential_files
+             if (mode := _file_mode(path)) is not None and mode & 0o077]
+    if loose:
+        message = (f"credential files readable by group or others: {', '.join(loose)} (chmod 600; a private key or "
+                   "a federated token file is a secret)")
+        add(WARN if production else OK, "credential file modes",
+            message if production else f"{message} (production warns)")
     dotenv = _dotenv_secrets(root)
     production_rule("dotenv files", f"secrets written in files of the app's folder: {', '.join(dotenv)} (set them "
                                     "in the platform's settings instead)" if dotenv else None, "no secret in .env files")
@@ -637,6 +658,13 @@ def _inside(path: str | os.PathLike, folder: Path) -> bool:
         return False
 
 
+def _file_mode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+
+
 def _dotenv_secrets(root: Path) -> list[str]:
     """``.env``-style files in the app's folder that assign a secret (names only)."""
     found = []
@@ -647,7 +675,8 @@ def _dotenv_secrets(root: Path) -> list[str]:
             continue
         names = sorted({m.group(1) for m in _DOTENV_SECRET.finditer(text)
                         if m.group(2).strip() and (not m.group(1).endswith("_CREDENTIALS")
-                                                   or "clientsecret" in m.group(2).lower())})
+                                                   or any(field in m.group(2).lower()
+                                                          for field in _SECRET_CREDENTIAL_FIELDS))})
         if names:
             found.append(f"{name} sets {', '.join(names)}")
     return found

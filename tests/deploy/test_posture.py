@@ -280,3 +280,44 @@ def test_check_works_for_the_testing_environment_too(emulator, redis_server):
     assert ("ok", "APP_ENV", "testing") in lines
     emulator_line = next(line for line in lines if line[1] == "emulator")
     assert emulator_line[0] == "warn" and "(allowed in testing; production refuses it)" in emulator_line[2]
+
+
+# -- configuration that would fail closed fails at start-up (security review, item 9) -------------------
+@pytest.mark.parametrize("environment", ["production", "testing", "development"])
+@pytest.mark.parametrize("tenant", ["contoso.onmicrosoft.com", "contoso.com", "not-a-guid"])
+def test_a_domain_named_tenant_is_refused_at_start_up_in_every_environment(environment, tenant):
+    """Tokens carry the tenant's GUID in tid: with a domain here every one would be refused later."""
+    error = _refusal({**SAFE, "APP_ENV": environment, "ENTRA_TENANT_ID": tenant, "ENTRA_CA_BUNDLE": ""})
+    assert f"ENTRA_TENANT_ID must be the tenant id, a GUID (got {tenant!r}" in str(error)
+
+
+def test_allowed_tenants_must_be_guids():
+    error = _refusal({**SAFE, "ENTRA_TENANT_ID": "organizations",
+                      "ENTRA_ALLOWED_TENANTS": f"{HOME_TENANT_ID},fabrikam.onmicrosoft.com"})
+    assert "ENTRA_ALLOWED_TENANTS must list tenant ids (GUIDs), not 'fabrikam.onmicrosoft.com'" in str(error)
+    assert config.load_config({**SAFE, "ENTRA_TENANT_ID": "organizations", "ENTRA_ALLOWED_TENANTS": HOME_TENANT_ID})
+
+
+def test_a_certificate_password_in_a_dotenv_file_is_refused_like_a_secret(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    password = "pfx-password-77c1e0"
+    (tmp_path / ".env").write_text(
+        'ENTRA_CLIENT_CREDENTIALS=[{"SourceType": "Path", "CertificateDiskPath": "/mnt/secrets/web.pem", '
+        f'"CertificatePassword": "{password}"}}]\n')
+    error = _refusal(SAFE)
+    assert ".env sets ENTRA_CLIENT_CREDENTIALS" in str(error) and password not in str(error)
+
+
+def test_a_private_key_readable_by_group_or_others_is_a_production_warning(tmp_path):
+    import trustme
+
+    path = tmp_path / "web.pem"
+    path.write_bytes(trustme.CA().issue_cert("orders-web").private_key_and_cert_chain_pem.bytes())
+    credential = json.dumps([{"SourceType": "Path", "CertificateDiskPath": str(path)}])
+    path.chmod(0o644)
+    settings = config.load_config({**SAFE, "ENTRA_CLIENT_CREDENTIALS": credential})
+    [(item, message)] = [w for w in settings["CONFIG_WARNINGS"] if w[0] == "credential file modes"]
+    assert f"{path} (mode 644)" in message and "chmod 600" in message
+    path.chmod(0o600)
+    settings = config.load_config({**SAFE, "ENTRA_CLIENT_CREDENTIALS": credential})
+    assert not [w for w in settings["CONFIG_WARNINGS"] if w[0] == "credential file modes"]
