@@ -7,10 +7,18 @@ from .jwt_validation import ValidatedToken
 
 
 def is_app_only(claims: dict) -> bool:
-    """An app-only token: ``idtyp: app`` where Entra sends it, otherwise no ``scp`` at all."""
+    """An app-only token (client credentials), as Microsoft tells them apart.
+
+    ``idtyp`` is an optional claim: Entra sends ``idtyp: app`` only when the
+    API's registration asks for it (access-tokens, "User and application
+    tokens"). Without it: no ``scp`` (a user's token always carries its
+    delegated scopes) *and* ``oid`` equal to ``sub`` (an app's token names its
+    service principal in both; a user's ``sub`` is pairwise, never the ``oid``).
+    A token with neither ``scp`` nor that shape is no app's: it gets no app roles.
+    """
     if "idtyp" in claims:
         return claims["idtyp"] == "app"
-    return "scp" not in claims
+    return "scp" not in claims and isinstance(claims.get("oid"), str) and claims.get("oid") == claims.get("sub")
 
 
 def scopes_of(claims: dict) -> frozenset[str]:

@@ -160,7 +160,7 @@ def api_validation_policy(cfg) -> ValidationPolicy:
     adding App ID URIs for v1.0 tokens, which count only with ``API_ACCEPT_V1_TOKENS``."""
     return policy_from_settings(cfg["ENTRA_AUTHORITY_HOST"], cfg.get("API_CLIENT_ID") or "", allowed_tenants(cfg),
                                 app_id_uris=cfg.get("API_AUDIENCE") or [],
-                                accept_v1=bool(cfg.get("API_ACCEPT_V1_TOKENS")))
+                                accept_v1=bool(cfg.get("API_ACCEPT_V1_TOKENS")), access_token=True)
 
 
 def authority(cfg) -> str:

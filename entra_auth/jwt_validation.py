@@ -34,6 +34,8 @@ _ACCEPTED_TYP = frozenset({"JWT", "at+jwt", "application/at+jwt"})
 
 
 V1_ISSUER = "https://sts.windows.net/{tid}/"
+# The calling client in an access token, per version (Microsoft's access-token claims reference).
+_CLIENT_CLAIM = {"2.0": "azp", "1.0": "appid"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class ValidationPolicy:
     allowed_tenants: frozenset[str]
     app_id_uris: frozenset[str] = frozenset()
     accept_v1: bool = False
+    # An access token names the client it was issued to (v2.0 `azp`, v1.0 `appid`); an ID token does
+    # not. Required for bearer tokens: an ID token is refused even when the web app and the API share
+    # one registration (then its `aud`, issuer and signature would all pass).
+    access_token: bool = False
     required_claims: tuple[str, ...] = ("iss", "aud", "exp", "iat", "tid", "oid", "sub")
     clock_skew: int = CLOCK_SKEW_SECONDS
     _audiences_by_version: dict = field(init=False, repr=False, compare=False)
@@ -315,6 +321,8 @@ class TokenValidator:
         # A list (even one containing us) is refused: Entra issues a single audience.
         if not isinstance(aud, str) or aud not in policy.audiences_for(version):
             raise InvalidToken("wrong audience")
+        if policy.access_token and not isinstance(claims.get(_CLIENT_CLAIM[version]), str):
+            raise InvalidToken("not an access token")
         for name in ("exp", "iat", "nbf"):
             value = claims.get(name, 0)
             # Numbers only, and finite: JSON's 1e999 parses as infinity (a token that never expires).

@@ -17,7 +17,9 @@ ORDER = {"item": "Printer paper", "quantity": 3}
 
 
 def _token(**claims) -> ValidatedToken:
-    return ValidatedToken(claims={"tid": "t", "oid": "o", **claims})
+    # sub equal to oid, as in an app's own token (a user's sub is pairwise): without idtyp, that and
+    # the absence of scp are what make a token app-only (entra_auth/authorization.py).
+    return ValidatedToken(claims={"tid": "t", "oid": "o", "sub": "o", **claims})
 
 
 # -- unit: authorize() ----------------------------------------------------------------------------

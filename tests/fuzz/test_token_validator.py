@@ -204,6 +204,9 @@ def meets_policy(claims: dict, policy, now: float) -> bool:
         return False
     if not isinstance(aud, str) or aud not in accepted[version][1]:
         return False
+    # An access token names its client: azp (v2.0) or appid (v1.0); an ID token does not.
+    if policy.access_token and not isinstance(claims.get({"2.0": "azp", "1.0": "appid"}[version]), str):
+        return False
     times = {name: claims[name] for name in ("exp", "iat", "nbf") if name in claims}
     if not all(isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in times.values()):
         return False
