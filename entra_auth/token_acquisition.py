@@ -23,7 +23,7 @@ from .id_tokens import IdTokenValidator
 from .jwt_validation import ValidatedToken
 from .msal_apps import MsalAppFactory, NetworkNeeded
 from .msal_errors import error_from_result, msal_call
-from .token_cache import PartitionCache, RedisTokenCacheStore
+from .token_cache import LeaseLost, PartitionCache, RedisTokenCacheStore
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +132,17 @@ class UserTokens:
             if digest is not None and not cache.has_state_changed:
                 self._remember(key, digest, acquired)
             return acquired
-        with self._store.locked(partition):
+        with self._store.locked(partition) as lease:
             cache = self._store.load(partition)
             try:
                 return self._silent(self._apps.build(cache), cache, scopes)
             finally:
-                self._store.save(cache)
+                try:
+                    self._store.save(cache, lease=lease)
+                except LeaseLost:
+                    # Another worker holds the partition now and may have written newer tokens:
+                    # ours serve this request only (Entra's refresh tokens survive their use).
+                    log.warning("a token refresh outlasted its lock; its write was dropped")
 
     def _silent(self, app: msal.ConfidentialClientApplication, cache: PartitionCache,
                 scopes: list[str]) -> AcquiredToken:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,10 +31,51 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT_SECONDS = 10.0  # a refresh that takes longer than this has failed anyway (HTTP timeouts are 5 s)
+LOCK_TIMEOUT_SECONDS = 10.0  # the lease; renewed every third of it while its holder works
 LOCK_WAIT_SECONDS = 6.0
 # Lua: delete the lock only if we still own it (never someone else's after our timeout).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Lua: extend the lease only while we own it.
+_RENEW = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+          "else return 0 end")
+# Lua: write the partition only while we own its lock (a fenced write): a holder whose lease was lost
+# (Redis failover, a pause longer than the lease) must not overwrite what the next holder wrote.
+_FENCED_SET = ("if redis.call('get', KEYS[2]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+               "else return false end")
+
+
+class LeaseLost(RuntimeError):
+    """The partition's lock was no longer ours when we came to write: nothing was written."""
+
+
+class Lease:
+    """A held partition lock: its owner token, renewed in the background while the holder works.
+
+    A refresh may take two or three calls to Entra of up to a few seconds each;
+    renewal keeps the lease from expiring under its holder (a second worker would
+    then redeem the same refresh token), and ``held`` says whether it still is.
+    """
+
+    def __init__(self, client: redis.Redis, lock_key: str, owner: str, timeout: float):
+        self.lock_key, self.owner = lock_key, owner
+        self._redis, self._timeout = client, timeout
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._renew, name="token-cache-lease", daemon=True)
+        self._thread.start()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._timeout / 3):
+            try:
+                if not self._redis.eval(_RENEW, 1, self.lock_key, self.owner, int(self._timeout * 1000)):
+                    self.lost = True
+                    return
+            except redis.RedisError:
+                pass  # the next tick tries again; a fenced write still refuses a lost lease
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
 
 
 class TokenCacheBusy(RuntimeError):
@@ -91,6 +133,7 @@ class RedisTokenCacheStore:
         # How long a partition outlives its last write when no access token
         # lasts longer: the longest a session may use the refresh token.
         self._retention = retention_seconds
+        self.lock_timeout = LOCK_TIMEOUT_SECONDS
 
     def key(self, partition: str) -> str:
         digest = hashlib.sha256(partition.encode()).hexdigest()[:40]
@@ -115,11 +158,12 @@ class RedisTokenCacheStore:
                 cache.deserialize(plaintext.decode())
         return cache
 
-    def save(self, cache: PartitionCache, *, not_after: float | None = None) -> bool:
+    def save(self, cache: PartitionCache, *, not_after: float | None = None, lease: Lease | None = None) -> bool:
         """Write the partition back if MSAL changed it; True when written.
 
         ``not_after`` (epoch seconds) caps the entry's life, e.g. at the incoming
-        token's expiry for an on-behalf-of partition.
+        token's expiry for an on-behalf-of partition. With ``lease`` the write
+        happens only while that lock is still ours (else ``LeaseLost``).
         """
         if not cache.has_state_changed:
             return False
@@ -129,10 +173,15 @@ class RedisTokenCacheStore:
             ttl = min(ttl, int(not_after - time.time()))
             if ttl <= 0:
                 return False
-        self._redis.set(self.key(cache.partition), self._cipher.encrypt(state.encode()), ex=ttl)
+        value = self._cipher.encrypt(state.encode())
+        if lease is None:
+            self._redis.set(self.key(cache.partition), value, ex=ttl)
+        elif not self._redis.eval(_FENCED_SET, 2, self.key(cache.partition), lease.lock_key, lease.owner, value, ttl):
+            raise LeaseLost("the token cache partition's lock expired before the write")
         return True
 
-    def merge_into(self, partition: str, fresh: msal.SerializableTokenCache) -> PartitionCache:
+    def merge_into(self, partition: str, fresh: msal.SerializableTokenCache, *,
+                   lease: Lease | None = None) -> PartitionCache:
         """Fold a freshly filled cache (from a sign-in) into the stored partition; call under ``locked``.
 
         New entries win key by key: the new refresh token replaces the old one,
@@ -146,7 +195,7 @@ class RedisTokenCacheStore:
         result = PartitionCache(partition)
         result.deserialize(json.dumps(merged))
         result.has_state_changed = True
-        self.save(result)
+        self.save(result, lease=lease)
         return result
 
     def delete(self, partition: str) -> None:
@@ -166,20 +215,28 @@ class RedisTokenCacheStore:
         self._redis.delete(self.key(partition))
 
     @contextmanager
-    def locked(self, partition: str, *, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
-        """A short per-partition lock, so two workers never redeem one refresh token twice."""
+    def locked(self, partition: str, *, wait: float = LOCK_WAIT_SECONDS,
+               timeout: float | None = None) -> Iterator[Lease]:
+        """A per-partition lock, so two workers never redeem one refresh token twice.
+
+        Yields the ``Lease``: renewed while the block runs, and what ``save`` and
+        ``merge_into`` take to write only while it is still held.
+        """
+        timeout = self.lock_timeout if timeout is None else timeout
         lock_key = f"{self.key(partition)}:lock"
         owner = uuid.uuid4().hex
         deadline = time.monotonic() + wait
         delay = 0.01
-        while not self._redis.set(lock_key, owner, nx=True, px=int(LOCK_TIMEOUT_SECONDS * 1000)):
+        while not self._redis.set(lock_key, owner, nx=True, px=int(timeout * 1000)):
             if time.monotonic() > deadline:
                 raise TokenCacheBusy("the token cache partition stayed locked")
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+        lease = Lease(self._redis, lock_key, owner, timeout)
         try:
-            yield
+            yield lease
         finally:
+            lease.stop()
             try:
                 self._redis.eval(_RELEASE, 1, lock_key, owner)
             except redis.RedisError:
