@@ -139,7 +139,7 @@ def signin_ended():
             "try_later": [WayOn("Try signing in again", "/auth/login"), HOME],
             "contact": [HOME, sign_in_again()]}[ending.next_step]
     return render_error_page(ending.status, ending.title, ending.message, ways_on=ways,
-                             retry_after=ending.retry_after)
+                             retry_after=ending.retry_after, tone=ending.tone)
 
 
 def _looks_like_reference(value: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from flask import current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -35,8 +36,8 @@ def try_again() -> WayOn:
     return WayOn("Try again", request.full_path.rstrip("?") if request.method == "GET" else request.path)
 
 
-def sign_in_again(next_path: str = "/") -> WayOn:
-    return WayOn("Sign in again", f"/auth/login?next={next_path}" if next_path != "/" else "/auth/login")
+def sign_in_again(next_path: str = "/", label: str = "Sign in again") -> WayOn:
+    return WayOn(label, f"/auth/login?{urlencode({'next': next_path})}" if next_path != "/" else "/auth/login")
 
 
 # Plain words for the HTTP errors: (title, message). A view's own description replaces the message.
@@ -57,10 +58,15 @@ WORDS: dict[int, tuple[str, str]] = {
 
 
 def render_error_page(status: int, title: str, message: str, *, ways_on: list[WayOn] | None = None,
-                      retry_after: int | None = None, headers: dict[str, str] | None = None):
-    """The error page as a Flask response tuple; ``Retry-After`` is set and said in words when given."""
+                      retry_after: int | None = None, headers: dict[str, str] | None = None,
+                      tone: str = "problem"):
+    """The error page as a Flask response tuple; ``Retry-After`` is set and said in words when given.
+
+    ``tone="notice"`` is for an ending that is no failure (a cancelled sign-in): not red, not an alert.
+    """
     ways = ways_on if ways_on is not None else default_ways_on(status)
     body = render_template("error.html", title=title, message=message, ways_on=ways, retry_after=retry_after,
+                           tone=tone,
                            wait=_in_words(retry_after) if retry_after else None, status=status,
                            correlation_id=g.get("request_id"))
     out = dict(headers or {})
@@ -81,7 +87,7 @@ def default_ways_on(status: int) -> list[WayOn]:
         return [try_again(), HOME]
     if status == 401:
         return [sign_in_again(request.path), HOME]
-    return [HOME] if signed_in else [HOME, sign_in_again()]
+    return [HOME] if signed_in else [HOME, sign_in_again(label="Sign in")]
 
 
 def http_error_page(exc: HTTPException):

@@ -23,6 +23,7 @@ class SignInEnding:
     status: int
     next_step: str  # "sign_in", "try_later" or "contact": which ways on the page offers
     retry_after: int | None = None
+    tone: str = "problem"  # "notice": not a failure (the user chose it), shown without the error styling
 
 
 ENDINGS: dict[str, SignInEnding] = {
@@ -30,7 +31,7 @@ ENDINGS: dict[str, SignInEnding] = {
     "cancelled": SignInEnding(
         "Sign-in was cancelled",
         "You cancelled signing in, or declined the permissions the app asked for, so you are not signed in "
-        "and nothing was changed. Sign in again whenever you are ready.", 200, "sign_in"),
+        "and nothing was changed. Sign in again whenever you are ready.", 200, "sign_in", tone="notice"),
     "consent_required": SignInEnding(
         "An administrator needs to approve this app",
         "Your organization lets only an administrator approve the permissions this app asks for. Ask your IT "
