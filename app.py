@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 
 import redis
-from flask import Flask, g, render_template, request
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -23,11 +23,13 @@ import app_commands
 import config
 import http_hardening
 import logging_setup
-from blueprints import api, auth, health, web, web_errors
+from blueprints import api, auth, error_pages, health, web, web_errors
 from entra_auth import flask_ext
 from entra_auth.flask_web import current_user
 
 log = logging.getLogger(__name__)
+
+NO_REDIS_URL = "redis://no-redis-for-this-command.invalid:6379/0"
 
 
 def create_app(test_config: Mapping | None = None) -> Flask:
@@ -75,15 +77,19 @@ def _trust_proxy_hops(app: Flask) -> None:
 
 
 def _redis_url(app: Flask) -> str:
-    """REDIS_URL, or (development and tests only) an embedded Redis of our own."""
+    """REDIS_URL, or (development and tests only) the embedded Redis of ``instance/redis``:
+    the one already running there (``./run``'s) if any, else one of our own, never a second."""
     if app.config.get("REDIS_URL"):
         return app.config["REDIS_URL"]
-    from localdev.embedded_redis import EmbeddedRedis  # dev tooling, never imported in production
+    if app_commands.running_without_redis():
+        # `flask entra check` / `export-registrations`: nothing to start; a use would fail naming this host.
+        return NO_REDIS_URL
+    from localdev.shared_redis import attach_or_start  # dev tooling, never imported in production
 
-    server = EmbeddedRedis(config.INSTANCE / "redis").start()
+    server = attach_or_start(config.INSTANCE / "redis")
     atexit.register(server.stop)
     app.config["REDIS_URL"] = server.url
-    log.warning("REDIS_URL is unset: started an embedded Redis at %s", server.url)
+    log.warning("REDIS_URL is unset: %s", server.describe())
     return server.url
 
 
@@ -134,16 +140,15 @@ def _register_error_pages(app: Flask) -> None:
     def unavailable():
         if wants_json():
             return {"error": "temporarily_unavailable", "request_id": g.get("request_id")}, 503, {"Retry-After": "5"}
-        return render_template("error.html", title="Temporarily unavailable",
-                               message="The app cannot reach its session store right now. Please try again shortly.",
-                               correlation_id=g.get("request_id")), 503, {"Retry-After": "5"}
+        return error_pages.render_error_page(
+            503, "Temporarily unavailable",
+            "The app cannot reach its session store right now. Please try again shortly.", retry_after=5)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        return render_template("error.html", title="This form has expired",
-                               message="The form was missing its security token or it no longer matches your "
-                                       "session. Go back, reload the page and try again.",
-                               correlation_id=g.get("request_id")), 400
+        return error_pages.render_error_page(
+            400, "This form has expired", "The form was missing its security token or it no longer matches your "
+                                          "session. Go back, reload the page and try again.")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -155,16 +160,15 @@ def _register_error_pages(app: Flask) -> None:
         if isinstance(exc, InternalServerError) and original is not None:
             log.error("unhandled error (request %s)", g.get("request_id"), exc_info=original)
         if wants_json():
+            # The headers the status needs (Allow on a 405, Retry-After on a 429/503) stay on the JSON answer.
+            kept = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
             return {"error": exc.name.lower().replace(" ", "_"), "message": exc.description,
-                    "request_id": g.get("request_id")}, exc.code
-        return render_template("error.html", title=exc.name, message=exc.description,
-                               correlation_id=g.get("request_id")), exc.code
+                    "request_id": g.get("request_id")}, exc.code, kept
+        return error_pages.http_error_page(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error (request %s)", g.get("request_id"))
         if wants_json():
             return {"error": "internal_error", "request_id": g.get("request_id")}, 500
-        return render_template("error.html", title="Something went wrong",
-                               message="The error was logged. Please try again.",
-                               correlation_id=g.get("request_id")), 500
+        return error_pages.render_error_page(500, *error_pages.WORDS[500])

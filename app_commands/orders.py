@@ -1,6 +1,6 @@
 """``flask orders ...``: the Orders API from the command line.
 
-``flask orders list --as-app`` is the daemon of DESIGN.md: it authenticates as
+``flask orders list`` is the daemon of DESIGN.md (``--as-app``, its only mode, may be given or not): it authenticates as
 the daemon registration (client credentials, no user; the credential comes
 from ``DAEMON_CLIENT_*`` like any tier's), gets an app-only token carrying the
 ``Orders.Read.All`` app role, and calls the API. MSAL's app-token cache is
@@ -17,7 +17,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from entra_auth.credentials import ClientCredential, parse_client_credentials
-from entra_auth.errors import EntraAuthError
+from entra_auth.errors import ClientCredentialError, EntraAuthError
 from entra_auth.flask_ext import allowed_tenants, entra_state, orders_api_client
 from entra_auth.msal_apps import MsalAppFactory
 from entra_auth.msal_errors import error_from_result, msal_call
@@ -55,8 +55,8 @@ def app_only_token(tenant: str) -> str:
 
 
 @group.command("list")
-@click.option("--as-app", "as_app", is_flag=True, required=True,
-              help="Authenticate as the daemon application (client credentials); the only mode.")
+@click.option("--as-app", "as_app", is_flag=True, default=True,
+              help="Authenticate as the daemon application (client credentials): the only mode, so the default.")
 @click.option("--tenant", default=None, help="The tenant to read (default: the configured tenant).")
 @click.option("--api-url", default=None, help="The API's base URL (default: API_BASE_URL, else this app in-process).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
@@ -72,6 +72,8 @@ def list_orders(as_app: bool, tenant: str | None, api_url: str | None, as_json: 
         api = orders_api_client(current_app._get_current_object(), api_url or cfg.get("API_BASE_URL"),
                                 entra_state().http)
         response = api.call("GET", "orders", token)
+    except ClientCredentialError as exc:
+        raise click.ClickException(credential_problem(exc.reason, cfg.get("DAEMON_CLIENT_ID"), tenant)) from None
     except EntraAuthError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc.reason}") from None
     if response.status_code != 200:
@@ -84,3 +86,14 @@ def list_orders(as_app: bool, tenant: str | None, api_url: str | None, as_json: 
     click.echo(f"{len(orders)} order(s) in tenant {tenant}")
     for o in orders:
         click.echo(f"  {o['id']}  {o['quantity']:>4} × {o['item']:<30} {o['owner_name']}")
+
+
+def credential_problem(reason: str, client_id: str | None, tenant: str) -> str:
+    """One plain sentence for a refused client credential: what Entra said, and what to check."""
+    if "AADSTS700016" in reason:
+        # Entra: "Application with identifier ... was not found in the directory" (the tenant).
+        return (f"Tenant {tenant} does not know the daemon application {client_id}: check DAEMON_CLIENT_ID and the "
+                f"tenant (--tenant, ENTRA_TENANT_ID), and that the daemon is registered there or an administrator "
+                f"consented to it ({reason}).")
+    return (f"Microsoft Entra ID refused the daemon application's credential ({reason}): check DAEMON_CLIENT_ID and "
+            f"its credential (DAEMON_CLIENT_CERTIFICATE_PATH, DAEMON_CLIENT_SECRET or DAEMON_CLIENT_CREDENTIALS).")

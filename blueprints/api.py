@@ -1,8 +1,12 @@
 """The API tier (resource server): every request carries a validated bearer token.
 
 Delegated callers need a scope (``scp``); app-only callers need an app role.
-An employee sees their own orders; ``Orders.Admin`` sees the tenant's; the
-``Orders.Read.All`` app role reads the tenant's. Nothing crosses tenants.
+Which orders a list holds is said by the request, not guessed from the caller:
+``GET /api/orders`` is the caller's own (``?view=own``, the default for a user),
+``?view=tenant`` the whole tenant's, allowed to ``Orders.Admin`` users and to
+app-only callers with ``Orders.Read.All``. An app-only caller owns no orders,
+so its default is ``tenant`` (the one set its role grants; the daemon's call
+stays as it was). Nothing crosses tenants.
 """
 
 from __future__ import annotations
@@ -34,11 +38,25 @@ def _store() -> OrderStore:
     return OrderStore(entra_state().redis)
 
 
+# The sets a list of orders can be asked for (``?view=``).
+OWN, TENANT = "own", "tenant"
+
+
 def _sees_whole_tenant() -> bool:
     claims = current_token.claims
     if is_app_only(claims):
         return "Orders.Read.All" in roles_of(claims)
     return "Orders.Admin" in roles_of(claims)
+
+
+def _api_error(status: int, error: str, message: str):
+    return jsonify({"error": error, "message": message, "request_id": g.get("request_id")}), status
+
+
+def _requested_view() -> str:
+    """``own`` or ``tenant`` as asked; the default depends only on the kind of caller (user or app)."""
+    default = TENANT if is_app_only(current_token.claims) else OWN
+    return request.args.get("view", default)
 
 
 @bp.errorhandler(redis.RedisError)
@@ -74,9 +92,21 @@ def _json_body(limit: int) -> object:
 @bp.get("/orders")
 @require_scope_or_app_role("Orders.Read", "Orders.Read.All")
 def list_orders():
+    view = _requested_view()
     tid = current_token.tid
-    orders = _store().list_for_tenant(tid) if _sees_whole_tenant() else _store().list_for_owner(tid, current_token.oid)
-    return jsonify({"orders": [o.to_json() for o in orders], "scope": "tenant" if _sees_whole_tenant() else "own"})
+    if view == OWN:
+        if is_app_only(current_token.claims):
+            return _api_error(400, "invalid_request", "An app-only caller owns no orders: ask for view=tenant.")
+        orders = _store().list_for_owner(tid, current_token.oid)
+    elif view == TENANT:
+        if not _sees_whole_tenant():
+            return _api_error(403, "forbidden", "view=tenant needs the Orders.Admin role (users) "
+                                                "or the Orders.Read.All app role (applications).")
+        orders = _store().list_for_tenant(tid)
+    else:
+        return _api_error(400, "invalid_request", "view must be own or tenant.")
+    # "scope" is the earlier name of "view", kept for existing clients.
+    return jsonify({"orders": [o.to_json() for o in orders], "view": view, "scope": view})
 
 
 @bp.get("/orders/<order_id>")
@@ -93,12 +123,13 @@ def get_order(order_id: str):
 @require_scope("Orders.Write")
 def create_order():
     if not request.is_json:
-        return jsonify({"error": "invalid_request", "errors": {"body": "send application/json"}}), 415
+        return jsonify({"error": "invalid_request", "errors": {"body": "send application/json"},
+                        "request_id": g.get("request_id")}), 415
     body = _json_body(MAX_BODY_BYTES)
     try:
         fields = validate_new_order(body)
     except OrderValidationError as exc:
-        return jsonify({"error": "invalid_request", "errors": exc.errors}), 400
+        return jsonify({"error": "invalid_request", "errors": exc.errors, "request_id": g.get("request_id")}), 400
     claims = current_token.claims
     order = _store().create(
         tid=current_token.tid, owner_oid=current_token.oid, owner_name=str(claims.get("name", ""))[:100], **fields

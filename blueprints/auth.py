@@ -5,7 +5,9 @@
   ``SameSite=None; Secure`` cookie, which still reaches Entra's cross-site POST.
 * ``/auth/callback`` finishes it: MSAL redeems the code, the app validates the
   ID token itself, the session id is rotated, and the session keeps the claims
-  and the name of the user's token-cache partition (never a token).
+  and the name of the user's token-cache partition (never a token). An
+  ``error=`` from Entra (the user cancelled, consent is needed...) goes on to
+  ``/auth/signin-ended?reason=...``, a page that says what happened in our words.
 * ``/auth/logout`` (POST, CSRF-protected) ends the session and the token cache,
   then Entra's session; ``/auth/logout/frontchannel`` is Entra's front-channel
   call, which ends the sessions named by ``sid`` wherever they were created.
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from urllib.parse import urlencode
@@ -24,6 +27,8 @@ from entra_auth.flask_ext import entra_state
 from entra_auth.flask_web import current_user, kept_claims, safe_next
 from entra_auth.signin_flows import PendingSignIn
 
+from .error_pages import HOME, WayOn, render_error_page, sign_in_again
+from .sign_in_endings import ENDINGS, aadsts_code, reason_for
 from .web_config import external_url, sign_in_scopes
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -72,7 +77,7 @@ def callback():
     # form_post answers in the body; a query answer is accepted too (Entra's GET redirects).
     auth_response = {k: v for k, v in (request.form if request.method == "POST" else request.args).items()}
     if auth_response.get("error"):
-        raise SignInFailed(f"Entra answered {auth_response['error'][:40]}")
+        return _sign_in_ended(auth_response, pending, cookie_name)
     try:
         result = state.user_tokens.finish_sign_in(pending.flow, auth_response, pending.scopes)
     except InvalidToken as exc:
@@ -103,6 +108,42 @@ def callback():
     response = redirect(pending.next_path)
     response.delete_cookie(cookie_name, path="/", secure=True, httponly=True, samesite="None")
     return response
+
+
+def _sign_in_ended(auth_response: dict[str, str], pending: PendingSignIn, cookie_name: str) -> Response:
+    """Entra ended this sign-in with an error: say so on a page of our own (after a redirect, so a
+    reload does not re-post the callback). Only an answer carrying this flow's ``state`` is believed."""
+    if not hmac.compare_digest(auth_response.get("state", "").encode(), str(pending.flow.get("state", "")).encode()):
+        raise SignInFailed("an error answer without this sign-in's state")
+    error = auth_response["error"]
+    reason = reason_for(error)
+    security_log.warning("sign-in ended by the identity provider: error=%s aadsts=%s subcode=%s reason=%s "
+                         "request_id=%s", error[:40] if reason != "failed" else "(other)",
+                         aadsts_code(auth_response.get("error_description")) or "-",
+                         "cancel" if auth_response.get("error_subcode") == "cancel" else "-", reason,
+                         g.get("request_id"))
+    # The reference goes along so the page quotes the id of the log line above.
+    response = redirect(url_for("auth.signin_ended", reason=reason, ref=g.get("request_id")), code=303)
+    response.delete_cookie(cookie_name, path="/", secure=True, httponly=True, samesite="None")
+    return response
+
+
+@bp.get("/signin-ended")
+def signin_ended():
+    """The page after a sign-in Entra ended: what happened, in plain words, and what to do next."""
+    ending = ENDINGS.get(request.args.get("reason", ""), ENDINGS["failed"])
+    ref = request.args.get("ref", "")
+    if _looks_like_reference(ref):
+        g.request_id = ref  # the callback's reference, which its log line carries
+    ways = {"sign_in": [WayOn("Sign in again", "/auth/login"), HOME],
+            "try_later": [WayOn("Try signing in again", "/auth/login"), HOME],
+            "contact": [HOME, sign_in_again()]}[ending.next_step]
+    return render_error_page(ending.status, ending.title, ending.message, ways_on=ways,
+                             retry_after=ending.retry_after, tone=ending.tone)
+
+
+def _looks_like_reference(value: str) -> bool:
+    return 8 <= len(value) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in value)
 
 
 @bp.post("/logout")

@@ -31,6 +31,11 @@ def _call_api(method: str, path: str, scope: str, **kwargs):
                                              headers={"X-Request-Id": g.request_id}, **kwargs)
 
 
+# Each page asks the API for exactly the set it shows (the API's ``view``).
+MY_ORDERS = "orders?view=own"
+TENANT_ORDERS = "orders?view=tenant"
+
+
 def _orders_or_error(response) -> list[dict]:
     if response.status_code != 200:
         raise DownstreamUnavailable(f"the Orders API answered {response.status_code}")
@@ -63,7 +68,7 @@ def profile():
 @bp.get("/orders")
 @login_required
 def orders():
-    mine = _orders_or_error(_call_api("GET", "orders", "Orders.Read"))
+    mine = _orders_or_error(_call_api("GET", MY_ORDERS, "Orders.Read"))
     draft = session.pop(ORDER_DRAFT, None)
     return render_template("orders.html", orders=mine, draft=draft or {}, errors={})
 
@@ -93,7 +98,7 @@ def create_order():
             errors = response.json().get("errors", {})
         else:
             raise DownstreamUnavailable(f"the Orders API answered {response.status_code}")
-    mine = _orders_or_error(_call_api("GET", "orders", "Orders.Read"))
+    mine = _orders_or_error(_call_api("GET", MY_ORDERS, "Orders.Read"))
     return render_template("orders.html", orders=mine, draft=form, errors=errors), 400
 
 
@@ -101,8 +106,8 @@ def create_order():
 @roles_required("Orders.Admin")
 def admin():
     """All orders of the admin's tenant, through the API with the admin's own token."""
-    response = _call_api("GET", "orders", "Orders.Read")
-    if response.status_code == 200 and response.json().get("scope") != "tenant":
+    response = _call_api("GET", TENANT_ORDERS, "Orders.Read")
+    if response.status_code == 403 or (response.status_code == 200 and response.json().get("view") != "tenant"):
         abort(403, "The Orders API does not recognise you as an administrator.")
     return render_template("admin.html", orders=_orders_or_error(response))
 

@@ -12,7 +12,7 @@ import logging
 import time
 
 import redis
-from flask import Flask, g, render_template, request, session
+from flask import Flask, g, request, session
 
 from entra_auth.errors import (
     ClientCredentialError,
@@ -29,6 +29,7 @@ from entra_auth.flask_web import current_path
 from entra_auth.token_cache import TokenCacheBusy
 
 from .auth import CLAIMS_LOOP_WINDOW_SECONDS, begin_sign_in
+from .error_pages import WayOn, render_error_page
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("entra_auth.security")
@@ -38,10 +39,9 @@ class SessionStoreUnavailable(Exception):
     """Redis could not be read when the session was opened."""
 
 
-def page(title: str, message: str, status: int, *, retry_after: int | None = None):
-    response = render_template("error.html", title=title, message=message, correlation_id=g.get("request_id"))
-    headers = {"Retry-After": str(retry_after)} if retry_after else {}
-    return response, status, headers
+def page(title: str, message: str, status: int, *, retry_after: int | None = None,
+         ways_on: list[WayOn] | None = None):
+    return render_error_page(status, title, message, retry_after=retry_after, ways_on=ways_on)
 
 
 def _credential_in_use() -> str:

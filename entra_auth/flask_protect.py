@@ -110,10 +110,11 @@ def register_error_handlers(bp: Blueprint) -> None:
     def _invalid(exc: InvalidToken):
         _log_refusal("invalid_token", exc.reason)
         if isinstance(exc, MissingToken):
-            response = jsonify({"error": "unauthorized", "message": "A bearer token is required."})
+            response = jsonify({"error": "unauthorized", "message": "A bearer token is required.",
+                                "request_id": g.get("request_id")})
             response.headers["WWW-Authenticate"] = _challenge()
         else:
-            response = jsonify({"error": "invalid_token", "message": exc.reason})
+            response = jsonify({"error": "invalid_token", "message": exc.reason, "request_id": g.get("request_id")})
             response.headers["WWW-Authenticate"] = _challenge(error="invalid_token", error_description=exc.reason)
         response.status_code = 401
         return response
@@ -122,7 +123,8 @@ def register_error_handlers(bp: Blueprint) -> None:
     def _insufficient(exc: InsufficientScope):
         _log_refusal("insufficient_scope", exc.reason)
         needed = " ".join(exc.needed)
-        response = jsonify({"error": "insufficient_scope", "message": exc.reason, "needed": exc.needed})
+        response = jsonify({"error": "insufficient_scope", "message": exc.reason, "needed": exc.needed,
+                            "request_id": g.get("request_id")})
         response.headers["WWW-Authenticate"] = _challenge(
             error="insufficient_scope", error_description=exc.reason, scope=needed
         )

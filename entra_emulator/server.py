@@ -134,9 +134,11 @@ def create_emulator_app(emu: Emulator) -> Flask:
         client = emu.manifest.registration(pending.client_key)
         assert client is not None
         if request.form.get("action") == "cancel":
+            # Entra marks a user's cancel with error_subcode=cancel (MSAL.NET reads it as UserCancel:
+            # AuthorizationResult.FromParsedValues); AADSTS65004 is Entra's "user declined to consent".
             return _redirect_error(
                 pending.params,
-                OAuthError("access_denied", 65004, "User declined to consent to access the app."),
+                OAuthError("access_denied", 65004, "User declined to consent to access the app.", suberror="cancel"),
             )
         user = emu.manifest.user(request.form.get("username", ""))
         if user is None or not emu.user_can_sign_in(user, segment):

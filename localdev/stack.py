@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 import config
 from entra_emulator import EmulatorServer
-from localdev.embedded_redis import EmbeddedRedis
+from localdev.shared_redis import attach_or_start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     redis_server = None
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
-        redis_server = EmbeddedRedis(config.INSTANCE / "redis").start()
+        # Recorded in its folder, so `flask ...` commands use this server instead of starting a second one.
+        redis_server = attach_or_start(config.INSTANCE / "redis")
         redis_url = redis_server.url
     # The app reads only its environment: point it at what was just started.
     os.environ.update(

@@ -48,7 +48,9 @@ def test_readyz_names_redis_when_it_is_down_and_recovers_when_it_returns(emulato
 def test_unknown_page_is_a_friendly_404_without_a_stack_trace(client):
     resp = client.get("/no-such-page")
     assert resp.status_code == 404
-    assert b"Traceback" not in resp.data and b"<h1>Not Found</h1>" in resp.data
+    assert b"Traceback" not in resp.data and b"<h1>Page not found</h1>" in resp.data
+    assert b"was not found on the server" not in resp.data, "not werkzeug's stock sentence"
+    assert b'<a href="/">Go to the home page</a>' in resp.data, "a way on"
 
 
 def test_api_only_deployment_has_no_web_pages(emulator, redis_server):

@@ -94,3 +94,99 @@ def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
     redis_url = re.search(r"redis://127\.0\.0\.1:\d+/0", "".join(banner)).group(0)
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+
+
+# -- one Redis server per data folder (localdev/shared_redis.py) -------------------------------------
+
+HOLD_THE_STACKS_REDIS = """
+import sys, redis, config
+from localdev.shared_redis import attach_or_start
+server = attach_or_start(config.INSTANCE / "redis")  # what ./run (localdev/stack.py) does
+client = redis.Redis.from_url(server.url)
+print(server.url, server.pid, flush=True)
+written = 0
+while not sys.stdin.closed and sys.stdin.readline().strip() == "write":
+    written = client.incr("stack-writes")  # each acknowledged write is counted
+    print(written, flush=True)
+server.stop()
+print("stopped", flush=True)
+"""
+
+WRITE_FROM_A_COMMAND = """
+from entra_auth.flask_ext import entra_state
+r = entra_state().redis
+r.set("command-write", "kept")
+print("PID", r.info("server")["process_id"])
+"""
+
+
+def _redis_servers_on(folder: Path) -> list[int]:
+    """Pids of the redis-server processes working in ``folder`` (redis-server chdirs into its --dir,
+    and rewrites its command line, so the working directory is what tells)."""
+    pids = subprocess.run(["pgrep", "-f", "redis-server"], capture_output=True, text=True).stdout.split()
+    found = []
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/cwd").resolve() == folder.resolve():
+                found.append(int(pid))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def _clone_env(emulator) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APP_ENV", "FLASK_APP")}
+    # Development settings, trusting the test emulator's CA (the clone has not run ./run, so has none).
+    env.update(LOG_FORMAT="text", ENTRA_CA_BUNDLE=str(emulator.ca_path))
+    return env
+
+
+def test_a_flask_command_uses_the_stacks_redis_and_no_write_is_lost(fresh_clone, emulator):
+    folder = fresh_clone / "instance" / "redis"
+    python = str(fresh_clone / ".venv" / "bin" / "python")
+    holder = subprocess.Popen([python, "-c", HOLD_THE_STACKS_REDIS], cwd=fresh_clone, env=_clone_env(emulator),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url, pid = holder.stdout.readline().split()
+        assert _redis_servers_on(folder) == [int(pid)]
+
+        def write() -> int:
+            holder.stdin.write("write\n")
+            holder.stdin.flush()
+            return int(holder.stdout.readline())
+
+        assert write() == 1
+        command = subprocess.run([str(fresh_clone / ".venv" / "bin" / "flask"), "--app", "app", "shell"],
+                                 input=WRITE_FROM_A_COMMAND, cwd=fresh_clone, env=_clone_env(emulator),
+                                 capture_output=True, text=True, timeout=60)
+        assert command.returncode == 0, command.stderr[-2000:]
+        assert f"PID {pid}" in command.stdout, "the command talked to the stack's server"
+        assert f"using the embedded Redis already running at {url} (pid {pid}" in command.stderr, \
+            "the command says which Redis it used"
+        assert _redis_servers_on(folder) == [int(pid)], "no second server on the folder"
+        last = write()
+        assert last == 2, "the stack's server kept serving after the command"
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=20)
+        holder.stdout.close()
+    assert _redis_servers_on(folder) == []
+    # A restart replays the append-only file: every acknowledged write of both is there.
+    again = EmbeddedRedis(folder).start()
+    try:
+        client = redis.Redis.from_url(again.url)
+        assert client.get("stack-writes") == str(last).encode()
+        assert client.get("command-write") == b"kept"
+    finally:
+        again.stop()
+
+
+def test_flask_entra_check_and_export_start_no_redis(fresh_clone, tmp_path, emulator):
+    flask = str(fresh_clone / ".venv" / "bin" / "flask")
+    for args in (["entra", "check"], ["entra", "export-registrations", "--app-url", "https://orders.example",
+                                     "--output", str(tmp_path / "registrations.json")]):
+        result = subprocess.run([flask, "--app", "app", *args], cwd=fresh_clone, env=_clone_env(emulator),
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (args, result.stdout[-1000:], result.stderr[-2000:])
+        assert "embedded Redis" not in result.stderr, result.stderr[-1000:]
+        assert not (fresh_clone / "instance" / "redis").exists(), f"{args}: a Redis folder was made"

@@ -35,7 +35,7 @@ def test_every_api_route_asks_for_a_token(client, method, path):
 def test_a_valid_token_in_the_header_is_accepted(client, tokens):
     resp = client.get("/api/orders", headers=bearer(tokens.user()))
     assert resp.status_code == 200, resp.get_json()
-    assert resp.get_json() == {"orders": [], "scope": "own"}
+    assert resp.get_json() == {"orders": [], "view": "own", "scope": "own"}
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])

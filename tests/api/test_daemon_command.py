@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import DAEMON_CLIENT_ID, HOME_TENANT_ID, ROOT, app_settings
+from tests.conftest import DAEMON_CLIENT_ID, FOREIGN_TENANT_ID, HOME_TENANT_ID, ROOT, app_settings
 
 from .conftest import READ_WRITE
 from .helpers import MEGAN
@@ -55,5 +55,23 @@ def test_the_daemon_reports_a_refused_credential_clearly(make_app, emulator):
     app = make_app(DAEMON_CLIENT_CERTIFICATE_PATH=str(emulator.emulator.certificates["orders-web"].path))
     result = app.test_cli_runner().invoke(args=["orders", "list", "--as-app"])
     assert result.exit_code == 1
-    assert "ClientCredentialError" in result.output and "invalid_client" in result.output
+    assert "refused the daemon application's credential (invalid_client" in result.output
+    assert "DAEMON_CLIENT_CERTIFICATE_PATH" in result.output, "says what to check"
     assert "Traceback" not in result.output
+
+
+def test_a_tenant_without_the_daemon_is_one_plain_sentence(make_app, emulator):
+    """AADSTS700016: the daemon is not registered in the tenant asked for."""
+    result = make_app().test_cli_runner().invoke(args=["orders", "list", "--tenant", FOREIGN_TENANT_ID])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"Error: Tenant {FOREIGN_TENANT_ID} does not know the daemon application "
+                               f"{DAEMON_CLIENT_ID}: check DAEMON_CLIENT_ID and the tenant"), lines[0]
+    assert "AADSTS700016" in lines[0] and "Traceback" not in result.output
+
+
+def test_the_only_mode_needs_no_flag(make_app, tokens):
+    result = make_app().test_cli_runner().invoke(args=["orders", "list"])
+    assert result.exit_code == 0, result.output
+    assert "order(s) in tenant " + HOME_TENANT_ID in result.output

@@ -233,6 +233,8 @@ def test_cancel_on_the_picker_is_access_denied(emulator, http, browser):
                         allow_redirects=False)
     fields = _redirect_params(resp)
     assert fields["error"] == "access_denied" and fields["state"] == flow["state"]
+    # Entra marks a user's cancel so: MSAL.NET reads error_subcode=cancel as "user cancelled".
+    assert fields["error_subcode"] == "cancel" and fields["error_description"].startswith("AADSTS65004:")
     # The picker request is single use.
     again = browser.post(f"{emulator.url}/organizations/login", data={"request_id": request_id, "username": MEGAN},
                          allow_redirects=False)

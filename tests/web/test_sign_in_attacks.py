@@ -93,8 +93,8 @@ def test_a_replayed_callback_in_the_same_browser_is_refused(live, new_browser, r
     assert "Welcome back, Megan Bowen" in browser.get(f"{live.url}/").text
 
 
-def test_an_entra_error_callback_is_a_clear_400_page(live, new_browser, redis_client):
-    """The account picker's Cancel: Entra answers the callback with error=access_denied."""
+def test_a_cancel_at_the_account_picker_ends_on_the_cancelled_page(live, new_browser, redis_client):
+    """The account picker's Cancel: Entra answers the callback with error=access_denied (error_subcode=cancel)."""
     browser = new_browser()
     start = browser.http.get(f"{live.url}/auth/login?next=/profile", allow_redirects=False)
     picker = browser.http.get(start.headers["Location"], allow_redirects=False)
@@ -102,8 +102,10 @@ def test_an_entra_error_callback_is_a_clear_400_page(live, new_browser, redis_cl
     answer = browser.http.post(action, data={**fields, "action": "cancel"}, allow_redirects=False)
     assert "access_denied" in answer.text  # the emulator's form_post page carries the error
     response = browser.follow(answer)
-    assert urlsplit(response.url).path == "/auth/callback"
-    assert_sign_in_refused(response)
+    assert urlsplit(response.url).path == "/auth/signin-ended", "not left on /auth/callback"
+    assert response.status_code == 200 and "Sign-in was cancelled" in response.text
+    assert "AADSTS" not in response.text and "Reference:" in response.text
+    assert browser.cookie(SIGNIN_COOKIE) is None
     assert not redis_client.keys("session:*")
     assert browser.http.get(f"{live.url}/profile", allow_redirects=False).status_code == 302
 
