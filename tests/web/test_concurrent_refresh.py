@@ -138,3 +138,24 @@ def test_the_partition_lock_serialises_refreshes_of_the_app(live, new_browser, c
     else:
         assert sum(isinstance(o, InteractionRequired) for o in outcomes) == 1, outcomes
         assert sorted(statuses) == [200, 400]
+
+
+def test_a_slow_token_endpoint_does_not_let_the_lock_expire_under_its_holder(start_app, new_browser, control,
+                                                                            emulator):
+    """Security review, item 7: the lock is a lease renewed while its holder works. With a lease shorter
+    than one refresh (the token endpoint answers slowly), two instances still redeem the refresh token
+    once: the second waits for the first and uses what it stored."""
+    control.settings(access_token_lifetime=SHORT_LIFETIME)
+    first, second = start_app(), start_app()
+    for live in (first, second):
+        live.state.web.token_caches.lock_timeout = 0.6  # far shorter than the refresh below
+    browser = new_browser()
+    sign_in(browser, first, MEGAN, "/orders")
+    cookie = browser.cookie(SESSION_COOKIE)
+    control.settings(access_token_lifetime=3600)  # the refresh below brings a token that lasts
+    control.fault("token", mode="slow", delay=1.5, count=1)
+    mark = control.last_seq()
+    statuses = get_all_at_once([f"{first.url}/orders", f"{second.url}/orders"], (SESSION_COOKIE, cookie),
+                               str(emulator.ca_path))
+    assert statuses == [200, 200]
+    assert [e["status"] for e in refresh_grants(control, mark)] == [200], "one refresh token, redeemed once"

@@ -165,3 +165,19 @@ def test_a_partition_deleted_elsewhere_is_noticed_on_the_next_page(live, new_bro
     response = browser.http.get(f"{live.url}/orders", allow_redirects=False)
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).netloc == urlsplit(emulator.url).netloc
+
+
+def test_a_write_after_the_lease_was_lost_writes_nothing(redis_client):
+    """The fenced write: once the lock is someone else's, the old holder's cache is not written."""
+    from entra_auth.token_cache import LeaseLost, PartitionCache, RedisTokenCacheStore, TokenCacheCipher
+
+    store = RedisTokenCacheStore(redis_client, TokenCacheCipher([TEST_TOKEN_CACHE_KEY]), prefix="tokencache:test")
+    cache = PartitionCache("user.tenant")
+    cache.deserialize('{"AccessToken": {}}')
+    cache.has_state_changed = True
+    with store.locked("user.tenant") as lease:
+        redis_client.set(lease.lock_key, "another-worker")  # our lease expired; someone else holds it now
+        with pytest.raises(LeaseLost):
+            store.save(cache, lease=lease)
+        assert redis_client.get(store.key("user.tenant")) is None
+    assert redis_client.get(lease.lock_key) == b"another-worker", "and their lock is left alone"
