@@ -58,7 +58,7 @@ def test_the_app_id_uri_audience_is_accepted_in_v1_tokens_only(client, make_app,
     claims["aud"] = f"api://{claims['aud']}"
     token = sign_rs256({"alg": "RS256", "typ": "JWT", "kid": idp_key.kid}, claims, idp_key.private_key)
     assert_invalid_token(client.get("/api/orders", headers=bearer(token)), "wrong audience", token)
-    v1 = {**claims, "ver": "1.0", "iss": f"https://sts.windows.net/{claims['tid']}/"}
+    v1 = {**claims, "ver": "1.0", "iss": f"https://sts.windows.net/{claims['tid']}/", "appid": claims["azp"]}
     token = sign_rs256({"alg": "RS256", "typ": "JWT", "kid": idp_key.kid}, v1, idp_key.private_key)
     assert make_app(API_ACCEPT_V1_TOKENS=True).test_client().get("/api/orders", headers=bearer(token)).status_code == 200
 
