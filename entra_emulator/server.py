@@ -288,7 +288,9 @@ def _fault_response(fault: EndpointFault) -> tuple[Response, int]:
         response.headers["Retry-After"] = str(fault.retry_after)
     elif fault.body == "entra" and fault.status in (429, 503):
         response.headers["Retry-After"] = "1"
-    g.error = {"error": "emulated_fault", "status": fault.status, "body": fault.body}
+    g.error = {"error": "emulated_fault", "status": fault.status}
+    if fault.body != "entra":
+        g.error["body"] = fault.body
     return response, fault.status
 
 
