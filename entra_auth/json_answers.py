@@ -42,8 +42,8 @@ class NotJsonAnswer(requests.RequestException):
         self.content_type = content_type
         parts = urlsplit(url)
         self.url = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        super().__init__(f"the {endpoint} ({self.url}) answered HTTP {status} "
-                         f"with {content_type or 'no content type'}, not a JSON object")
+        super().__init__(f"the {endpoint} ({self.url}) answered HTTP {status} with a body that is not "
+                         f"a JSON object (Content-Type: {content_type or 'none'})")
 
 
 def is_json_object(response: requests.Response) -> bool:
