@@ -51,8 +51,8 @@ class CredentialUnavailable(Exception):
 
 
 class CredentialSourceDown(CredentialUnavailable):
-    """A source's endpoint is down or answered something that is not an answer (a proxy's HTML
-    page, a body cut short): an outage that passes by itself, not a wrong credential."""
+    """A source's endpoint answered with something other than its answer (a proxy's HTML page,
+    a body cut short): an outage that passes by itself, not a wrong credential."""
 
 
 class CredentialConfigError(ValueError):
