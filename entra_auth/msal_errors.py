@@ -11,7 +11,6 @@ RFC 6750 answers.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -89,12 +88,10 @@ def msal_call(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except NotJsonAnswer as exc:
-        # A proxy's page, a captive portal, a body cut short: an outage, not a bad request.
+        # A proxy's page, a captive portal, a body cut short: an outage, not a bad request. Only
+        # what our client saw on the wire counts: a JSONDecodeError raised inside MSAL can come
+        # from the browser (a forged client_info in the callback), which stays a bad request.
         raise IdentityProviderUnavailable(str(exc)) from None
-    except json.JSONDecodeError:
-        # MSAL parsed a body itself that our client did not check (an app built without it).
-        # A ValueError, like MSAL's state mismatch: catch it first, never as a bad callback.
-        raise IdentityProviderUnavailable("the identity provider answered with a body that is not JSON") from None
     except msal.exceptions.MsalServiceError as exc:
         raise IdentityProviderUnavailable(f"identity provider error {getattr(exc, 'error', '') or ''}".strip()) from exc
     except requests.RequestException as exc:

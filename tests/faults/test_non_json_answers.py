@@ -210,15 +210,6 @@ def _mi_entry() -> dict:
             "TokenExchangeUrl": "api://AzureADTokenExchange"}
 
 
-def test_an_unchecked_msal_app_parsing_a_page_itself_is_still_an_outage_not_a_bad_callback(emulator, http, control):
-    # An MSAL app built on a plain requests session (not the factory's checked client) raises
-    # JSONDecodeError: a ValueError, like MSAL's own state mismatch. msal_call catches it first.
-    app = confidential_app(emulator, http, DAEMON_CLIENT_ID)
-    control.fault("token", body="html", status=200, seconds=60)
-    with pytest.raises(IdentityProviderUnavailable, match="not JSON"):
-        msal_call(lambda: app.acquire_token_for_client([API_DEFAULT]))
-
-
 def test_a_managed_identity_page_during_a_token_request_is_an_outage(emulator, http, control, managed_identity_env,
                                                                      monkeypatch):  # noqa: F811 - fixture
     # The assertion is asked for again on a token request once its token nears expiry: then the
