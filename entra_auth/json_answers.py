@@ -9,9 +9,13 @@ the token endpoint's ``json.loads`` raises a bare ``ValueError`` (which the
 auth-code flow's own errors also are, so a sign-in looked like a forged
 callback) after logging the whole body at ERROR (a cut-off token response
 puts part of a token in the log); at 500 and above it raises
-``MsalServiceError`` and its throttle replays that answer to every user of the
-same client and scopes until the page's ``Retry-After`` (up to an hour) has
-passed; the managed-identity client raises ``JSONDecodeError`` at any status.
+``MsalServiceError`` and its throttle replays that answer until the page's
+``Retry-After`` (up to an hour; 5 s without one) has passed, to every user:
+its key is the client, the scopes and the refresh token, so every code
+redemption, on-behalf-of and client-credentials request of that client and
+scopes shares one key (a refresh, only that refresh token's). The
+managed-identity client raises ``JSONDecodeError`` at any status, after
+logging the body at DEBUG, and throttles its 5xx the same way.
 
 So this client checks every answer before MSAL sees it and raises
 ``NotJsonAnswer`` (a ``requests`` exception: MSAL treats it as a network
