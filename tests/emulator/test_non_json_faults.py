@@ -5,6 +5,7 @@ A test-control fault: Entra itself always answers these endpoints with JSON."""
 from __future__ import annotations
 
 import json
+import logging
 
 import msal
 import pytest
@@ -45,9 +46,14 @@ def test_a_retry_after_can_be_asked_for(emulator, http, control):
     assert resp.headers["Content-Type"].startswith("text/html")
 
 
-def test_unmodified_msal_fails_on_such_an_answer_with_a_bare_json_error(emulator, http, control):
-    # What the app must not let through (entra_auth/json_answers.py): MSAL parses the page itself.
+def test_unmodified_msal_fails_on_such_an_answer_with_a_bare_json_error(emulator, http, control, caplog):
+    # What the app must not let through (entra_auth/json_answers.py): MSAL parses the body itself,
+    # raises a bare ValueError, and logs the whole body first: here, part of a token.
     app = confidential_app(emulator, http, DAEMON_CLIENT_ID)
+    control.fault("token", body="truncated_json", status=200)
+    with caplog.at_level(logging.ERROR, logger="msal"), pytest.raises(json.JSONDecodeError):
+        app.acquire_token_for_client([API_DEFAULT])
+    assert any('"access_token": "eyJ' in r.getMessage() for r in caplog.records if r.name.startswith("msal"))
     control.fault("token", body="html", status=200)
     with pytest.raises(json.JSONDecodeError):
         app.acquire_token_for_client([API_DEFAULT])
