@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from msal.managed_identity import DEFAULT_TO_VM, get_managed_identity_source
 
+from .json_answers import JsonAnswersOnly, NotJsonAnswer
+
 log = logging.getLogger(__name__)
 
 TOKEN_EXCHANGE_URL = "api://AzureADTokenExchange"  # the audience Entra expects of federated assertions
@@ -46,6 +48,11 @@ MsalCredential = str | dict[str, Any]
 
 class CredentialUnavailable(Exception):
     """A source cannot produce a credential now. The message is safe to log (never a secret)."""
+
+
+class CredentialSourceDown(CredentialUnavailable):
+    """A source's endpoint answered with something other than its answer (a proxy's HTML page,
+    a body cut short): an outage that passes by itself, not a wrong credential."""
 
 
 class CredentialConfigError(ValueError):
@@ -231,7 +238,9 @@ class ManagedIdentityAssertionSource(CredentialSource):
         if self._assertion is None:  # one MI client per source: its token cache is what renews
             identity = (msal.UserAssignedManagedIdentity(client_id=self.client_id) if self.client_id
                         else msal.SystemAssignedManagedIdentity())
-            client = msal.ManagedIdentityClient(identity, http_client=http_client)
+            # The client checks that each answer is JSON: see json_answers.py for what MSAL does otherwise.
+            client = msal.ManagedIdentityClient(
+                identity, http_client=JsonAnswersOnly(http_client, get="managed-identity endpoint"))
             self._assertion = _ManagedIdentityAssertion(client, self.token_exchange_url, self.describe())
 
     def load(self) -> MsalCredential:
@@ -252,7 +261,9 @@ class _ManagedIdentityAssertion:
     def __call__(self) -> str:
         try:
             result = self._client.acquire_token_for_client(resource=self._resource)
-        except (requests.RequestException, ValueError) as exc:  # transport, or a non-JSON answer
+        except NotJsonAnswer as exc:  # the message names endpoint and status, never the body
+            raise CredentialSourceDown(f"{self._label} cannot get a token: {exc}") from None
+        except (requests.RequestException, ValueError) as exc:  # transport, or an unexpected answer
             raise CredentialUnavailable(
                 f"{self._label} cannot get a token: {type(exc).__name__}: {exc}{_mi_hint()}"
             ) from None
@@ -471,12 +482,13 @@ class ClientCredential:
             chosen = self._chosen
             if chosen is not None and chosen[0].still_good():
                 return chosen[1]  # another thread chose while we waited
-            reasons = []
+            reasons, down = [], False
             for source in self._sources:
                 try:
                     value = source.load()
                 except CredentialUnavailable as exc:
                     reasons.append(str(exc))
+                    down = down or isinstance(exc, CredentialSourceDown)
                     self._log.warning("client credential skipped: %s", exc)
                     continue
                 self._chosen = (source, value)
@@ -487,7 +499,9 @@ class ClientCredential:
                 return value
             self._chosen = None
             self._announced = None
-            raise CredentialUnavailable("no client credential can be used: " + "; ".join(reasons))
+            # When a source was only down, the next request may well succeed: say it is an outage.
+            unavailable = CredentialSourceDown if down else CredentialUnavailable
+            raise unavailable("no client credential can be used: " + "; ".join(reasons))
 
     def describe(self) -> str:
         """The source in use, or the configured ones when none is chosen yet; never a secret."""

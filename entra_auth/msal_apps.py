@@ -30,8 +30,10 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
-from .credentials import ClientCredential, CredentialUnavailable
-from .errors import ClientCredentialError, IdentityProviderUnavailable
+from .credentials import ClientCredential
+from .errors import IdentityProviderUnavailable
+from .json_answers import JsonAnswersOnly
+from .msal_errors import msal_call
 from .metadata import OidcMetadata
 
 # Hosts for which MSAL's instance discovery makes sense; any other host (the
@@ -83,7 +85,8 @@ class MsalAppFactory:
         self.authority = authority.rstrip("/")
         self._metadata = metadata or OidcMetadata(self.authority, http_client)
         self._credential = credential
-        self._http = http_client
+        # What MSAL is given: every answer checked to be JSON before MSAL parses it (json_answers.py).
+        self._msal_http = JsonAnswersOnly(http_client)
         # Shared by every app of this factory, offline ones too (so they find the
         # discovery document, and honour throttling). MSAL guards this mapping
         # with a lock per app instance, so concurrent *writes* (a discovery
@@ -117,16 +120,13 @@ class MsalAppFactory:
 
     def build(self, token_cache: msal.TokenCache | None = None, *, offline: bool = False) -> msal.ConfidentialClientApplication:
         """An app around ``token_cache``; ``offline`` apps raise ``NetworkNeeded`` instead of calling out."""
-        try:
-            credential = self._credential.msal_credential()
-        except CredentialUnavailable as exc:
-            raise ClientCredentialError(f"no usable client credential: {exc}") from exc
+        credential = msal_call(self._credential.msal_credential)  # typed errors: an outage, or a wrong credential
         try:
             return msal.ConfidentialClientApplication(
                 self.client_id,
                 client_credential=credential,
                 authority=self.authority,
-                http_client=_NoNetwork(self._metadata) if offline else self._http,
+                http_client=_NoNetwork(self._metadata) if offline else self._msal_http,
                 http_cache=self._http_cache,
                 instance_discovery=self._instance_discovery,
                 token_cache=token_cache,

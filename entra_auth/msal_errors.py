@@ -2,9 +2,11 @@
 
 MSAL reports most failures as ``{"error": ..., "error_description": ...}``
 dicts, but raises for some (a 5xx from the token endpoint:
-``MsalServiceError``; the transport: ``requests`` exceptions). Callers wrap
-MSAL calls in ``msal_call`` and pass error dicts to ``error_from_result``; the
-tiers then turn the typed errors into pages or RFC 6750 answers.
+``MsalServiceError``; the transport: ``requests`` exceptions; an answer that
+is not JSON: ``NotJsonAnswer`` from our HTTP client, see json_answers.py).
+Callers wrap MSAL calls in ``msal_call`` and pass error dicts to
+``error_from_result``; the tiers then turn the typed errors into pages or
+RFC 6750 answers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TypeVar
 import msal
 import requests
 
-from .credentials import CredentialUnavailable
+from .credentials import CredentialSourceDown, CredentialUnavailable
 from .errors import (
     ClientCredentialError,
     ConsentRequired,
@@ -26,6 +28,7 @@ from .errors import (
     InteractionRequired,
     ProviderError,
 )
+from .json_answers import NotJsonAnswer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,13 +82,21 @@ def error_from_result(result: dict, *, scopes: list[str] | None = None, interact
 
 
 def msal_call(fn: Callable[[], T]) -> T:
-    """Run an MSAL call, mapping transport and service failures to ``IdentityProviderUnavailable``
+    """Run an MSAL call, mapping transport and service failures and answers that are not JSON
+    to ``IdentityProviderUnavailable`` (the reason names endpoint and status, never the body),
     and an unusable own credential to ``ClientCredentialError``."""
     try:
         return fn()
+    except NotJsonAnswer as exc:
+        # A proxy's page, a captive portal, a body cut short: an outage, not a bad request. Only
+        # what our client saw on the wire counts: a JSONDecodeError raised inside MSAL can come
+        # from the browser (a forged client_info in the callback), which stays a bad request.
+        raise IdentityProviderUnavailable(str(exc)) from None
     except msal.exceptions.MsalServiceError as exc:
         raise IdentityProviderUnavailable(f"identity provider error {getattr(exc, 'error', '') or ''}".strip()) from exc
     except requests.RequestException as exc:
         raise IdentityProviderUnavailable(f"identity provider unreachable ({type(exc).__name__})") from exc
+    except CredentialSourceDown as exc:  # the managed-identity endpoint, down or not answering JSON
+        raise IdentityProviderUnavailable(str(exc)) from None
     except CredentialUnavailable as exc:
         raise ClientCredentialError(f"no usable client credential: {exc}") from exc

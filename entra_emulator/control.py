@@ -13,7 +13,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from .core import Emulator
-from .state import ENDPOINTS, TOKEN_FAULTS, EndpointFault, TokenFault
+from .state import ENDPOINTS, FAULT_BODIES, NON_JSON_FAULT_ENDPOINTS, TOKEN_FAULTS, EndpointFault, TokenFault
 
 bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
 
@@ -129,23 +129,32 @@ def add_fault():
     mode = body.get("mode", "fail")
     if mode not in ("fail", "slow"):
         return _bad("mode must be 'fail' or 'slow'")
+    shape = body.get("body", "entra")
+    if shape not in FAULT_BODIES:
+        return _bad(f"body must be one of {sorted(FAULT_BODIES)}")
+    if shape != "entra" and (mode != "fail" or endpoint not in NON_JSON_FAULT_ENDPOINTS):
+        return _bad(f"a '{shape}' body is a 'fail' fault of {sorted(NON_JSON_FAULT_ENDPOINTS)}")
     try:
         status = int(body.get("status", 503))
         delay = float(body.get("delay", 0 if mode == "fail" else 2.0))
         seconds = float(body["seconds"]) if "seconds" in body else None
         count = int(body["count"]) if "count" in body else None
+        retry_after = int(body["retry_after"]) if "retry_after" in body else None
     except (TypeError, ValueError):
-        return _bad("status, delay, seconds and count must be numbers")
-    if not 400 <= status <= 599 or not 0 <= delay <= 60:
-        return _bad("status must be 4xx/5xx and delay at most 60 s")
+        return _bad("status, delay, seconds, count and retry_after must be numbers")
+    # Entra's own errors are 4xx/5xx; a page that is not Entra's can come with any status, 200 included.
+    lowest = 400 if shape == "entra" else 200
+    if not lowest <= status <= 599 or not 0 <= delay <= 60 or (retry_after is not None and retry_after < 0):
+        return _bad(f"status must be {lowest}-599, delay at most 60 s, retry_after not negative")
     fault = EndpointFault(
-        mode=mode, status=status, delay=delay, until=time.time() + seconds if seconds else None, remaining=count
+        mode=mode, status=status, delay=delay, until=time.time() + seconds if seconds else None, remaining=count,
+        body=shape, retry_after=retry_after,
     )
     emu = _emu()
     with emu.state.lock:
         emu.state.endpoint_faults[endpoint] = fault
     return jsonify({"endpoint": endpoint, "mode": mode, "status": status, "delay": delay,
-                    "seconds": seconds, "count": count}), 201
+                    "seconds": seconds, "count": count, "body": shape, "retry_after": retry_after}), 201
 
 
 @bp.delete("/faults")

@@ -265,17 +265,34 @@ def _endpoint_name() -> str | None:
     return None
 
 
+# Not Entra's answers: what a proxy or captive portal in front of it sends (fault body "html"), and
+# a token response cut off mid-token (fault body "truncated_json"; the fragment looks like a token
+# so tests can check that no log line repeats it).
+MAINTENANCE_PAGE = ("<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body>"
+                    "<h1>Down for maintenance</h1><p>The gateway could not reach the service.</p></body></html>")
+TRUNCATED_TOKEN_RESPONSE = ('{"token_type": "Bearer", "scope": "openid profile", "expires_in": 3599, '
+                            '"ext_expires_in": 3599, "access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ0cnVu')
+
+
 def _fault_response(fault: EndpointFault) -> tuple[Response, int]:
-    body = OAuthError(
-        "temporarily_unavailable",
-        50196 if fault.status == 429 else 90033,
-        "A transient error has occurred (emulated outage). Please try again.",
-        status=fault.status,
-    ).body(g.get("correlation_id"))
-    response = jsonify(body)
-    if fault.status in (429, 503):
+    if fault.body == "html":
+        response = Response(MAINTENANCE_PAGE, content_type="text/html; charset=utf-8")
+    elif fault.body == "truncated_json":
+        response = Response(TRUNCATED_TOKEN_RESPONSE, content_type="application/json; charset=utf-8")
+    else:
+        response = jsonify(OAuthError(
+            "temporarily_unavailable",
+            50196 if fault.status == 429 else 90033,
+            "A transient error has occurred (emulated outage). Please try again.",
+            status=fault.status,
+        ).body(g.get("correlation_id")))
+    if fault.retry_after is not None:
+        response.headers["Retry-After"] = str(fault.retry_after)
+    elif fault.body == "entra" and fault.status in (429, 503):
         response.headers["Retry-After"] = "1"
     g.error = {"error": "emulated_fault", "status": fault.status}
+    if fault.body != "entra":
+        g.error["body"] = fault.body
     return response, fault.status
 
 

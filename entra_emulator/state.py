@@ -36,6 +36,11 @@ TOKEN_FAULTS = frozenset(
     }
 )
 ENDPOINTS = frozenset({"discovery", "jwks", "authorize", "token", "logout", "msi", "graph"})
+# What a failing endpoint's body looks like. "entra": Entra's own JSON error. The others are not
+# Entra at all but what sits in front of it can send (a proxy's maintenance page, a captive portal,
+# a body cut short): test-control faults for the token and managed-identity endpoints.
+FAULT_BODIES = frozenset({"entra", "html", "truncated_json"})
+NON_JSON_FAULT_ENDPOINTS = frozenset({"token", "msi"})
 
 
 @dataclass
@@ -102,6 +107,8 @@ class EndpointFault:
     delay: float = 0.0
     until: float | None = None
     remaining: int | None = None
+    body: str = "entra"  # one of FAULT_BODIES
+    retry_after: int | None = None  # a Retry-After header on the answer (seconds)
 
 
 @dataclass
