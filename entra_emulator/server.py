@@ -116,7 +116,10 @@ def create_emulator_app(emu: Emulator) -> Flask:
     @app.get("/<segment>/discovery/v2.0/keys")
     def jwks(segment: str):
         emu.check_tenant_segment(segment)
-        return jsonify({"keys": [k.jwk() for k in emu.keys.published()]})
+        # Entra's keys carry the issuer they sign for; its multi-tenant keys the {tenantid}
+        # template, which validators fill in with the token's tid (access-tokens.md, "Validate the issuer").
+        issuer = emu.issuer.issuer("{tenantid}")
+        return jsonify({"keys": [k.jwk(issuer) for k in emu.keys.published()]})
 
     # -- authorize -------------------------------------------------------------------------
     @app.route("/<segment>/oauth2/v2.0/authorize", methods=["GET", "POST"])
@@ -488,7 +491,8 @@ def _summaries(response: dict) -> list[dict]:
                 "kind": kind,
                 "kid": header.get("kid"),
                 "alg": header.get("alg"),
-                **{k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "scp", "roles", "idtyp", "uti", "sid")
+                **{k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "appid", "scp", "roles", "idtyp", "uti", "sid",
+                                              "ver", "xms_cc")
                    if k in claims},
             }
         )
@@ -515,10 +519,13 @@ def _graph_me(emu: Emulator):
     if scheme.lower() != "bearer" or not token:
         return unauthorized("Access token is empty.")
     try:
-        claims = verify_own_token(emu.issuer, token.strip(), audience=[graph.client_id, *graph.identifier_uris])
+        # Graph's tokens verify only over the hashed header nonce: /me knows that, nobody else does.
+        claims = verify_own_token(emu.issuer, token.strip(), audience=[graph.client_id, *graph.identifier_uris],
+                                  graph=True)
     except (jwt.InvalidTokenError, ValueError) as exc:
         return unauthorized(f"Access token validation failure ({type(exc).__name__}).")
-    g.bearer = {k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "scp", "uti", "idtyp")}
+    g.bearer = {k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "appid", "scp", "uti", "idtyp", "ver")
+                if k in claims}
     g.bearer["grant"] = emu.state.issued_by_uti.get(claims.get("uti", ""), {}).get("grant")
     if claims.get("idtyp") == "app" or "scp" not in claims:
         return jsonify({"error": {"code": "Authorization_RequestDenied", "message": "/me needs a delegated token."}}), 403
