@@ -61,7 +61,7 @@ def create_emulator_app(emu: Emulator) -> Flask:
             if key in form:
                 entry[key] = form[key]
         entry["redacted_fields"] = sorted(k for k in form if k in REDACTED_FORM_FIELDS)
-        for key in ("client_auth", "error", "issued", "bearer", "user", "front_channel"):
+        for key in ("client_auth", "error", "issued", "bearer", "user", "front_channel", "logout_hint_user"):
             if key in g:
                 entry[key] = g.get(key)
         emu.state.record(entry)
@@ -183,6 +183,11 @@ def create_emulator_app(emu: Emulator) -> Flask:
             )
         session = _current_session()
         frames: list[str] = []
+        # logout_hint: the login_hint claim, naming the account to sign out without a picker
+        # (the emulator has no picker here; the request log shows whom it named).
+        hinted = emu.issuer.user_for_login_hint(params.get("logout_hint") or "")
+        if hinted is not None:
+            g.logout_hint_user = hinted.oid
         if session is not None:
             session.ended = True
             user = emu.manifest.user(session.user_oid)
@@ -363,7 +368,10 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
     )
     session = _current_session()
     user = emu.manifest.user(session.user_oid) if session else None
-    hint = (params.get("login_hint") or "").lower()
+    # A username, or the opaque login_hint claim of an earlier ID token (Entra's best hint for SSO).
+    raw_hint = params.get("login_hint") or ""
+    hinted = emu.issuer.user_for_login_hint(raw_hint)
+    hint = (hinted.username if hinted else raw_hint).lower()
     if user is not None and (not emu.user_can_sign_in(user, segment) or (hint and hint != user.username.lower())):
         user = None
     missing = set()

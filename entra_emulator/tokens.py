@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -81,6 +82,7 @@ class TokenIssuer:
         self.authority_host = authority_host.rstrip("/")
         # A key nobody publishes: tokens signed with it must fail verification.
         self._rogue_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._login_hint_key = secrets.token_bytes(32)
 
     def issuer(self, tenant_id: str) -> str:
         return f"{self.authority_host}/{tenant_id}/v2.0"
@@ -103,6 +105,18 @@ class TokenIssuer:
             return int(forced)
         low, high = CAE_LIFETIME if cae else DEFAULT_LIFETIME
         return low + secrets.randbelow(high - low + 1)
+
+    def login_hint(self, user: User) -> str:
+        """The ID token's ``login_hint``: opaque and base64 (optional-claims reference), usable
+        only as the ``login_hint``/``logout_hint`` parameter, so no app can read oid or tenant from it."""
+        mac = hmac.new(self._login_hint_key, f"{user.oid}:{user.tenant}".encode(), hashlib.sha256).digest()
+        return "O." + b64url(mac)
+
+    def user_for_login_hint(self, hint: str) -> User | None:
+        """The user an opaque login hint names (``None`` for anything else, e.g. a username)."""
+        if not hint.startswith("O."):
+            return None
+        return next((u for u in self.manifest.users if hmac.compare_digest(self.login_hint(u), hint)), None)
 
     def roles_for(self, user: User, app: Registration) -> list[str]:
         assigned = self.state.role_overrides.get(user.oid, user.roles)
@@ -153,7 +167,7 @@ class TokenIssuer:
             sid=sid,
             name=user.name,
             preferred_username=user.username,
-            login_hint=b64url(f"{user.oid}@{tenant.id}".encode()),
+            login_hint=self.login_hint(user),
         )
         if nonce:
             claims["nonce"] = nonce
