@@ -48,6 +48,7 @@ def info():
                     "key": r.key,
                     "client_id": r.client_id,
                     "identifier_uris": r.identifier_uris,
+                    "access_token_version": emu.issuer.token_version(r),
                     "redirect_uris": r.redirect_uris,
                     "certificates": {n: str(emu.certificates[n].path) for n in r.certificate_names()},
                 }

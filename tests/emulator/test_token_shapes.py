@@ -102,6 +102,8 @@ def test_the_version_switch_lasts_until_the_reset(emulator, http, control):
     assert unverified(_daemon_token(emulator, http))["ver"] == "2.0"
     answer = control.access_token_version("orders-api", 1)
     assert answer == {"key": "orders-api", "client_id": API_CLIENT_ID, "access_token_version": 1}
+    info = http.get(f"{emulator.url}/_emulator/info").json()
+    assert {r["key"]: r["access_token_version"] for r in info["registrations"]}["orders-api"] == 1
     assert unverified(_daemon_token(emulator, http))["ver"] == "1.0"
     control.access_token_version(API_CLIENT_ID, 2)  # by client id too
     assert unverified(_daemon_token(emulator, http))["ver"] == "2.0"
