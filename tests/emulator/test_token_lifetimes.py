@@ -86,3 +86,18 @@ def test_a_pinned_lifetime_wins_and_null_restores_entras(emulator, http, control
     assert control.settings(access_token_lifetime=None)["access_token_lifetime"] is None
     again = confidential_app(emulator, http, DAEMON_CLIENT_ID).acquire_token_for_client([API_DEFAULT])
     assert _lifetime(again) in DEFAULT_RANGE
+
+
+def test_cae_tokens_on_sign_in_and_on_refresh(emulator, http, browser):
+    """The capability travels with every grant MSAL sends it on: code redemption and refresh."""
+    from tests.conftest import REDIRECT_URI, WEB_CLIENT_ID, authorization_response, pick_account
+
+    app = _capable_app(emulator, http, WEB_CLIENT_ID)
+    flow = app.initiate_auth_code_flow([GRAPH_USER_READ], redirect_uri=REDIRECT_URI, response_mode="form_post")
+    signed_in = app.acquire_token_by_auth_code_flow(
+        flow, authorization_response(pick_account(browser, flow["auth_uri"], "megan@contoso.example")))
+    assert _lifetime(signed_in) in CAE_RANGE and unverified(signed_in["access_token"])["xms_cc"] == ["cp1"]
+    (account,) = app.get_accounts()
+    refreshed = app.acquire_token_silent([GRAPH_USER_READ], account, force_refresh=True)
+    assert refreshed["access_token"] != signed_in["access_token"]
+    assert _lifetime(refreshed) in CAE_RANGE and unverified(refreshed["access_token"])["xms_cc"] == ["cp1"]
