@@ -18,10 +18,10 @@ from urllib.parse import unquote
 
 import jwt
 
-from .manifest import TOKEN_EXCHANGE_AUDIENCE, Manifest, Registration
+from .manifest import TOKEN_EXCHANGE_APP_ID, TOKEN_EXCHANGE_AUDIENCE, Manifest, Registration
 from .pki import CertificateCredential
 from .protocol import OAuthError
-from .tokens import TokenIssuer, unverified_parts, verify_own_token
+from .tokens import V1_ISSUER_HOST, TokenIssuer, unverified_parts, verify_own_token
 
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -78,7 +78,8 @@ def authenticate(
             header, claims = unverified_parts(assertion)
         except ValueError:
             raise OAuthError("invalid_client", 50027, "JWT token is invalid or malformed.", status=401) from None
-        if str(claims.get("iss", "")).startswith(issuer.authority_host + "/"):
+        # Issued by this emulator (v2.0 or v1.0 issuer): a federated assertion, not a certificate's.
+        if str(claims.get("iss", "")).startswith((issuer.authority_host + "/", V1_ISSUER_HOST + "/")):
             _check_federated(registration, issuer, assertion, claims)
             return AuthenticatedClient(registration, "federated")
         _check_certificate_assertion(registration, certificates, assertion, header, token_endpoint)
@@ -168,8 +169,17 @@ def _check_certificate_assertion(
 
 
 def _check_federated(registration: Registration, issuer: TokenIssuer, assertion: str, claims: dict) -> None:
+    if claims.get("aud") not in (TOKEN_EXCHANGE_APP_ID, TOKEN_EXCHANGE_AUDIENCE):
+        # A token for another resource (Graph's cannot even be verified here): no credential has its audience.
+        raise OAuthError(
+            "invalid_client",
+            700212,
+            f"No matching federated identity record found for presented assertion audience '{claims.get('aud')}'.",
+            status=401,
+        )
     try:
-        verified = verify_own_token(issuer, assertion, audience=TOKEN_EXCHANGE_AUDIENCE)
+        # Entra's own token for the exchange names it by app id (v2.0); the credential by URI.
+        verified = verify_own_token(issuer, assertion, audience=TOKEN_EXCHANGE_APP_ID)
     except jwt.ExpiredSignatureError:
         raise OAuthError(
             "invalid_client", 700024, "Client assertion is not within its valid time range.", status=401

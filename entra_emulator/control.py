@@ -48,6 +48,7 @@ def info():
                     "key": r.key,
                     "client_id": r.client_id,
                     "identifier_uris": r.identifier_uris,
+                    "access_token_version": emu.issuer.token_version(r),
                     "redirect_uris": r.redirect_uris,
                     "certificates": {n: str(emu.certificates[n].path) for n in r.certificate_names()},
                 }
@@ -182,12 +183,33 @@ def add_token_fault():
 
 @bp.post("/settings")
 def settings():
+    """Pin token lifetimes; ``{"access_token_lifetime": null}`` restores Entra's random 60-90 minutes."""
     emu = _emu()
     body = _body()
     for key in ("access_token_lifetime", "id_token_lifetime"):
         if key in body:
             value = body[key]
-            if not isinstance(value, int) or not 1 <= value <= 86400:
+            if value is None and key == "access_token_lifetime":
+                emu.state.settings[key] = None
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 86400:
                 return _bad(f"{key} must be an integer number of seconds (1..86400)")
             emu.state.settings[key] = value
     return jsonify(emu.state.settings)
+
+
+@bp.post("/registrations/<key>")
+def update_registration(key: str):
+    """Switch a registration's access-token version at runtime (``{"access_token_version": 1}``),
+    as an admin would edit ``accessTokenAcceptedVersion``; the state reset restores the manifest's."""
+    emu = _emu()
+    registration = emu.manifest.registration(key)
+    if registration is None:
+        return jsonify({"error": "unknown registration"}), 404
+    body = _body()
+    version = body.get("access_token_version")
+    if version not in (1, 2) or isinstance(version, bool):
+        return _bad("access_token_version must be 1 or 2")
+    with emu.state.lock:
+        emu.state.token_versions[registration.key] = version
+    return jsonify({"key": registration.key, "client_id": registration.client_id, "access_token_version": version})

@@ -16,6 +16,7 @@ from .manifest import Registration, User
 from .pki import b64url
 from .protocol import OAuthError, ScopeRequest, parse_scopes
 from .state import RefreshGrant
+from .tokens import client_capabilities
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -101,6 +102,7 @@ def _authorization_code(emu: Emulator, segment: str, form: dict[str, str], clien
         grant_name="authorization_code",
         want_client_info=form.get("client_info") == "1",
         acrs=_requested_acrs(grant.claims_request),
+        capabilities=client_capabilities(form.get("claims") or grant.claims_request),
     )
 
 
@@ -143,6 +145,7 @@ def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: Au
         nonce=None,
         grant_name="refresh_token",
         want_client_info=form.get("client_info") == "1",
+        capabilities=client_capabilities(form.get("claims")),
     )
 
 
@@ -171,6 +174,7 @@ def _client_credentials(emu: Emulator, segment: str, form: dict[str, str], clien
         roles=sorted(roles),
         tenant_id=tenant.id,
         azpacr=client.azpacr,
+        requested_as=request.prefix,
     )
     return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
 
@@ -195,7 +199,8 @@ def _on_behalf_of(emu: Emulator, segment: str, form: dict[str, str], client: Aut
         raise OAuthError("invalid_grant", 500133, "Assertion is not within its valid time range.") from None
     except (jwt.InvalidTokenError, ValueError) as exc:
         raise OAuthError("invalid_grant", 50013, f"Assertion failed signature validation. ({type(exc).__name__})") from None
-    if claims.get("iss") != emu.issuer.issuer(str(claims.get("tid"))):
+    # A v1.0 assertion (an API whose tokens are v1.0) comes from sts.windows.net.
+    if claims.get("iss") != emu.issuer.issuer_for_version(str(claims.get("tid")), claims.get("ver")):
         raise OAuthError("invalid_grant", 50013, "Assertion issuer is not valid.")
     own_audiences = {api.client_id, *api.identifier_uris}
     aud = claims.get("aud")
@@ -238,6 +243,7 @@ def _on_behalf_of(emu: Emulator, segment: str, form: dict[str, str], client: Aut
         nonce=None,
         grant_name="on_behalf_of",
         want_client_info=form.get("client_info") == "1",
+        capabilities=client_capabilities(form.get("claims")),
     )
 
 
@@ -319,6 +325,7 @@ def _user_tokens(
     grant_name: str,
     want_client_info: bool,
     acrs: list[str] | None = None,
+    capabilities: list[str] | None = None,
 ) -> dict:
     response: dict = {"token_type": "Bearer", "scope": " ".join([*response_scope, *sorted(reserved)])}
     if resource is not None and scopes:
@@ -327,10 +334,12 @@ def _user_tokens(
             client=client.registration,
             resource=resource,
             scopes=scopes,
-            sid=sid,
             azpacr=client.azpacr,
             grant=grant_name,
             acrs=acrs,
+            # A v1.0 token names the resource as the client did (the scopes' prefix).
+            requested_as=response_scope[0].rpartition("/")[0] if response_scope else "",
+            capabilities=capabilities,
         )
         response.update(access_token=token, expires_in=lifetime, ext_expires_in=lifetime)
     if "openid" in reserved:

@@ -14,6 +14,9 @@ from pathlib import Path
 
 DEFAULT_MANIFEST = Path(__file__).with_name("manifest.toml")
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+# The app id behind that App ID URI (Microsoft's "AAD Token Exchange Endpoint", the same in
+# every tenant): a v2.0 token for it carries this GUID as ``aud``.
+TOKEN_EXCHANGE_APP_ID = "fb60f99c-7a34-4190-8149-302f77469936"
 
 
 class ManifestError(ValueError):
@@ -91,9 +94,13 @@ class Registration:
     home_tenant: str
     sign_in_audience: str = "AzureADMyOrg"
     identifier_uris: list[str] = field(default_factory=list)
-    access_token_version: int = 2
+    access_token_version: int = 2  # accessTokenAcceptedVersion: 1 (or null in Entra) gives v1.0 tokens
     require_pkce: bool = False
     first_party: bool = False
+    # A resource that implements continuous access evaluation: a client declaring the
+    # ``cp1`` capability gets long-lived (20-28 h) tokens for it.
+    continuous_access_evaluation: bool = False
+    optional_claims: list[str] = field(default_factory=list)  # access-token optional claims, e.g. xms_cc
     redirect_uris: list[str] = field(default_factory=list)
     front_channel_logout_url: str = ""
     post_logout_redirect_uris: list[str] = field(default_factory=list)
@@ -349,6 +356,8 @@ def _check(m: Manifest) -> None:
     for r in m.registrations:
         if r.home_tenant not in tenant_keys:
             problems.append(f"registration {r.key}: unknown tenant {r.home_tenant!r}")
+        if r.access_token_version not in (1, 2):
+            problems.append(f"registration {r.key}: access_token_version must be 1 or 2")
         for c in r.credentials:
             if c.type not in ("secret", "certificate"):
                 problems.append(f"registration {r.key}: credential type {c.type!r}")

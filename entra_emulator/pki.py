@@ -136,9 +136,11 @@ class SigningKey:
     def x5t(self) -> str:
         return b64url(self.certificate.fingerprint(hashes.SHA1()))  # noqa: S303 - Entra's x5t is SHA-1
 
-    def jwk(self) -> dict:
+    def jwk(self, issuer: str | None = None) -> dict:
+        """The key as Entra publishes it; ``issuer`` scopes it (the ``{tenantid}`` template for
+        keys every tenant's tokens use)."""
         numbers = self.private_key.public_key().public_numbers()
-        return {
+        jwk = {
             "kty": "RSA",
             "use": "sig",
             "kid": self.kid,
@@ -148,6 +150,9 @@ class SigningKey:
             "x5c": [base64.b64encode(self.certificate.public_bytes(serialization.Encoding.DER)).decode()],
             "alg": "RS256",
         }
+        if issuer:
+            jwk["issuer"] = issuer
+        return jwk
 
 
 class SigningKeys:

@@ -61,7 +61,7 @@ def create_emulator_app(emu: Emulator) -> Flask:
             if key in form:
                 entry[key] = form[key]
         entry["redacted_fields"] = sorted(k for k in form if k in REDACTED_FORM_FIELDS)
-        for key in ("client_auth", "error", "issued", "bearer", "user", "front_channel"):
+        for key in ("client_auth", "error", "issued", "bearer", "user", "front_channel", "logout_hint_user"):
             if key in g:
                 entry[key] = g.get(key)
         emu.state.record(entry)
@@ -116,7 +116,10 @@ def create_emulator_app(emu: Emulator) -> Flask:
     @app.get("/<segment>/discovery/v2.0/keys")
     def jwks(segment: str):
         emu.check_tenant_segment(segment)
-        return jsonify({"keys": [k.jwk() for k in emu.keys.published()]})
+        # Entra's keys carry the issuer they sign for; its multi-tenant keys the {tenantid}
+        # template, which validators fill in with the token's tid (access-tokens.md, "Validate the issuer").
+        issuer = emu.issuer.issuer("{tenantid}")
+        return jsonify({"keys": [k.jwk(issuer) for k in emu.keys.published()]})
 
     # -- authorize -------------------------------------------------------------------------
     @app.route("/<segment>/oauth2/v2.0/authorize", methods=["GET", "POST"])
@@ -182,6 +185,11 @@ def create_emulator_app(emu: Emulator) -> Flask:
             )
         session = _current_session()
         frames: list[str] = []
+        # logout_hint: the login_hint claim, naming the account to sign out without a picker
+        # (the emulator has no picker here; the request log shows whom it named).
+        hinted = emu.issuer.user_for_login_hint(params.get("logout_hint") or "")
+        if hinted is not None:
+            g.logout_hint_user = hinted.oid
         if session is not None:
             session.ended = True
             user = emu.manifest.user(session.user_oid)
@@ -379,7 +387,10 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
     )
     session = _current_session()
     user = emu.manifest.user(session.user_oid) if session else None
-    hint = (params.get("login_hint") or "").lower()
+    # A username, or the opaque login_hint claim of an earlier ID token (Entra's best hint for SSO).
+    raw_hint = params.get("login_hint") or ""
+    hinted = emu.issuer.user_for_login_hint(raw_hint)
+    hint = (hinted.username if hinted else raw_hint).lower()
     if user is not None and (not emu.user_can_sign_in(user, segment) or (hint and hint != user.username.lower())):
         user = None
     missing = set()
@@ -507,7 +518,8 @@ def _summaries(response: dict) -> list[dict]:
                 "kind": kind,
                 "kid": header.get("kid"),
                 "alg": header.get("alg"),
-                **{k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "scp", "roles", "idtyp", "uti", "sid")
+                **{k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "appid", "scp", "roles", "idtyp", "uti", "sid",
+                                              "ver", "xms_cc")
                    if k in claims},
             }
         )
@@ -534,10 +546,13 @@ def _graph_me(emu: Emulator):
     if scheme.lower() != "bearer" or not token:
         return unauthorized("Access token is empty.")
     try:
-        claims = verify_own_token(emu.issuer, token.strip(), audience=[graph.client_id, *graph.identifier_uris])
+        # Graph's tokens verify only over the hashed header nonce: /me knows that, nobody else does.
+        claims = verify_own_token(emu.issuer, token.strip(), audience=[graph.client_id, *graph.identifier_uris],
+                                  graph=True)
     except (jwt.InvalidTokenError, ValueError) as exc:
         return unauthorized(f"Access token validation failure ({type(exc).__name__}).")
-    g.bearer = {k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "scp", "uti", "idtyp")}
+    g.bearer = {k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "appid", "scp", "uti", "idtyp", "ver")
+                if k in claims}
     g.bearer["grant"] = emu.state.issued_by_uti.get(claims.get("uti", ""), {}).get("grant")
     if claims.get("idtyp") == "app" or "scp" not in claims:
         return jsonify({"error": {"code": "Authorization_RequestDenied", "message": "/me needs a delegated token."}}), 403

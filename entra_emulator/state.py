@@ -13,6 +13,7 @@ AUTH_CODE_LIFETIME = 600  # Entra's authorization codes live about ten minutes.
 REFRESH_TOKEN_LIFETIME = 90 * 24 * 3600
 PENDING_REQUEST_LIFETIME = 1800
 REQUEST_LOG_LIMIT = 5000
+DEFAULT_SETTINGS: dict[str, int | None] = {"access_token_lifetime": None, "id_token_lifetime": 3600}
 
 # The faults the next issued token can carry (control surface: /_emulator/token-faults).
 TOKEN_FAULTS = frozenset(
@@ -130,7 +131,9 @@ class EmulatorState:
         self.role_overrides: dict[str, list[str]] = {}
         self.endpoint_faults: dict[str, EndpointFault] = {}
         self.token_faults: list[TokenFault] = []
-        self.settings: dict[str, int] = {"access_token_lifetime": 3600, "id_token_lifetime": 3600}
+        # access_token_lifetime None: Entra's default, a random 60-90 minutes per token.
+        self.settings: dict[str, int | None] = dict(DEFAULT_SETTINGS)
+        self.token_versions: dict[str, int] = {}  # registration key -> access token version set at runtime
         self.log: list[dict] = []
         self._seq = itertools.count(1)
         self.issued_by_uti: dict[str, dict] = {}
@@ -215,4 +218,5 @@ class EmulatorState:
             self.revoked_at.clear()
             self.role_overrides.clear()
             self.user_consent.clear()
-            self.settings.update(access_token_lifetime=3600, id_token_lifetime=3600)
+            self.settings.update(DEFAULT_SETTINGS)
+            self.token_versions.clear()

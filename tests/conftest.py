@@ -134,6 +134,10 @@ class Control:
     def settings(self, **kwargs) -> dict:
         return self._post("/settings", kwargs)
 
+    def access_token_version(self, registration: str, version: int) -> dict:
+        """Make a registration's access tokens v1.0 or v2.0 until the next reset."""
+        return self._post(f"/registrations/{registration}", {"access_token_version": version})
+
     def set_roles(self, user: str, roles: list[str]) -> dict:
         resp = self.http.put(f"{self.base}/users/{user}/roles", json={"roles": roles})
         assert resp.status_code == 200, resp.text

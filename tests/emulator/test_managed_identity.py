@@ -5,6 +5,7 @@ from __future__ import annotations
 import msal
 import pytest
 
+from entra_emulator.manifest import TOKEN_EXCHANGE_APP_ID
 from tests.conftest import HOME_TENANT_ID, MI_CLIENT_ID
 
 from .helpers import SYSTEM_MI_CLIENT_ID, TOKEN_EXCHANGE, strict_validate
@@ -27,7 +28,11 @@ def test_msal_managed_identity_gets_tokens(emulator, jwks, control, mi_client, i
     seq = control.last_seq()
     result = client.acquire_token_for_client(resource=TOKEN_EXCHANGE)
     assert "access_token" in result, result
-    claims = strict_validate(result["access_token"], jwks, authority_host=emulator.url, audience=TOKEN_EXCHANGE)
+    # Entra's token for the exchange: v2.0, naming the exchange by its app id (the URI is the
+    # federated credential's spelling of the same resource).
+    claims = strict_validate(result["access_token"], jwks, authority_host=emulator.url, audience=TOKEN_EXCHANGE_APP_ID)
+    assert claims["ver"] == "2.0" and claims["iss"] == f"{emulator.url}/{HOME_TENANT_ID}/v2.0"
+    assert claims["azpacr"] == "2" and "xms_mirid" in claims
     assert claims["sub"] == claims["oid"] == principal_id
     assert claims["azp"] == client_id
     assert claims["tid"] == HOME_TENANT_ID and claims["idtyp"] == "app"

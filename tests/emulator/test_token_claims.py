@@ -36,7 +36,8 @@ def test_id_token_verifies_and_carries_user_claims(emulator, http, browser, jwks
     _, flow, result = sign_in_with_msal(emulator, http, browser, username, [API_SCOPE_READ])
     token = result["id_token"]
     header = header_of(token)
-    assert header["alg"] == "RS256" and header["kid"] in jwks and header["x5t"]
+    # v2.0 tokens carry kid only; x5t is a legacy v1.0 header (id-token-claims-reference).
+    assert header["alg"] == "RS256" and header["kid"] in jwks and "x5t" not in header
     claims = strict_validate(token, jwks, authority_host=emulator.url, audience=WEB_CLIENT_ID,
                              tenants=BOTH_TENANTS, nonce=sent_nonce(flow))
     assert claims["iss"] == f"{emulator.url}/{tid}/v2.0"
@@ -54,7 +55,7 @@ def test_access_token_verifies_and_carries_delegated_claims(emulator, http, brow
     _, _, result = sign_in_with_msal(emulator, http, browser, username, [API_SCOPE_READ])
     token = result["access_token"]
     header = header_of(token)
-    assert header["kid"] in jwks and header["x5t"]
+    assert header["kid"] in jwks and "x5t" not in header  # v2.0: kid only
     claims = strict_validate(token, jwks, authority_host=emulator.url, audience=API_CLIENT_ID, tenants=BOTH_TENANTS)
     assert claims["iss"] == f"{emulator.url}/{tid}/v2.0"
     assert claims["ver"] == "2.0"

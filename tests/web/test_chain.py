@@ -16,12 +16,13 @@ import jwt
 import pytest
 
 from entra_auth.http import build_http_session
-from tests.conftest import API_CLIENT_ID, GRAPH_CLIENT_ID
+from tests.conftest import API_CLIENT_ID
 
 from .conftest import record_tokens, sign_in
 
 MEGAN = "megan@contoso.example"
 MEGAN_OID = "a0000001-0000-4000-8000-000000000001"
+GRAPH_RESOURCE = "https://graph.microsoft.com"
 JWT_SHAPE = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
 
 
@@ -57,13 +58,15 @@ def test_the_downstream_gets_the_users_token_through_on_behalf_of(chain, user_br
     assert obo["requested_token_use"] == "on_behalf_of"
     assert obo["client_id"] == API_CLIENT_ID, "the API redeemed it, as itself"
     (issued,) = [i for i in obo["issued"] if i["kind"] == "access_token"]
-    assert issued["aud"] == GRAPH_CLIENT_ID and issued["oid"] == MEGAN_OID
+    # Graph's tokens are v1.0 and name Graph as the scope did (DOWNSTREAM_API_SCOPES: its URI).
+    assert issued["aud"] == GRAPH_RESOURCE and issued["ver"] == "1.0" and issued["oid"] == MEGAN_OID
     (me,) = _log(control, seq, "graph")
-    assert me["status"] == 200 and me["bearer"]["oid"] == MEGAN_OID and me["bearer"]["aud"] == GRAPH_CLIENT_ID
+    assert me["status"] == 200 and me["bearer"]["oid"] == MEGAN_OID and me["bearer"]["aud"] == GRAPH_RESOURCE
 
 
 def test_a_second_call_with_the_same_incoming_token_makes_no_obo_request(chain, user_browser, control, redis_client):
     web, _ = chain
+    control.settings(access_token_lifetime=3600)  # pinned: Entra's default varies per token (60-90 min)
     sign_in(user_browser, web, MEGAN)
     user_browser.get(f"{web.url}/profile")  # first: one exchange
     seq = control.last_seq()

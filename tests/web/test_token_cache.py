@@ -61,8 +61,7 @@ def token_slices(token: str) -> set[bytes]:
 
     Left out: slices with few distinct characters. They are runs of a public, repetitive
     value (the base64 of tenant id 11111111-1111-...), which a JWT's payload and the
-    ``login_hint`` claim the session keeps (itself base64 of ``oid@tid``) share by
-    coincidence. A slice of key material (a signature, an opaque refresh token) has
+    claims the session keeps share by coincidence. A slice of key material (a signature, an opaque refresh token) has
     about 30 distinct characters; fewer than 16 is practically impossible.
     """
     return {s for s in slices(token) if len(set(s)) >= 16}
