@@ -114,16 +114,20 @@ def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: Au
             grant = None
         reused = grant is not None and grant.used
         if grant is not None:
-            grant.used = True  # rotated on use: the old one is dead from here on
+            grant.used = True
     if grant is None:
         raise OAuthError("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: unknown refresh token.")
     if emu.state.is_revoked(grant.user_oid, grant.auth_time):
         raise _revoked_grant()
-    if reused:
+    # Entra answers with a new refresh token but does not revoke the one presented: it stays valid
+    # until it expires or the user's sessions are revoked. Refusing it is the emulator's opt-in
+    # strict mode (EmulatorState.single_use_refresh_tokens), never the default.
+    if reused and emu.state.single_use_refresh_tokens:
         raise OAuthError(
             "invalid_grant",
             70043,
-            "The refresh token has already been used; refresh tokens are rotated on each use. Sign in again.",
+            "The refresh token has already been used (the emulator's single_use_refresh_tokens test setting; "
+            "Entra itself keeps a used refresh token valid). Sign in again.",
         )
     if time.time() > grant.expires:
         raise OAuthError("invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity.")

@@ -81,7 +81,7 @@ class RefreshGrant:
     auth_time: int
     issued: float = field(default_factory=time.time)
     expires: float = field(default_factory=lambda: time.time() + REFRESH_TOKEN_LIFETIME)
-    used: bool = False
+    used: bool = False  # redeemed at least once (refused again only with single_use_refresh_tokens)
 
 
 @dataclass
@@ -124,6 +124,11 @@ class EmulatorState:
         self.endpoint_faults: dict[str, EndpointFault] = {}
         self.token_faults: list[TokenFault] = []
         self.settings: dict[str, int] = {"access_token_lifetime": 3600, "id_token_lifetime": 3600}
+        # Not Entra's default. Entra keeps a refresh token valid after it is used (Microsoft Learn,
+        # "Refresh tokens in the Microsoft identity platform"): a retry or a second instance holding
+        # the same one still gets tokens. This test-control setting makes a used refresh token
+        # refused (AADSTS70043), to prove code that must survive strict rotation and to show races.
+        self.single_use_refresh_tokens = False
         self.log: list[dict] = []
         self._seq = itertools.count(1)
         self.issued_by_uti: dict[str, dict] = {}
@@ -163,9 +168,7 @@ class EmulatorState:
             for s in self.sessions.values():
                 if s.user_oid == oid:
                     s.ended = True
-            for rt in self.refresh_tokens.values():
-                if rt.user_oid == oid:
-                    rt.used = True
+        # Refresh tokens need no marking: is_revoked() refuses every one issued for an earlier sign-in.
         return now
 
     def is_revoked(self, oid: str, issued_at: float) -> bool:
@@ -209,3 +212,4 @@ class EmulatorState:
             self.role_overrides.clear()
             self.user_consent.clear()
             self.settings.update(access_token_lifetime=3600, id_token_lifetime=3600)
+            self.single_use_refresh_tokens = False
