@@ -15,7 +15,7 @@ from flask import Flask, Response, g, jsonify, redirect, render_template, reques
 
 from .core import Emulator
 from .grants import handle_token_request
-from .protocol import OAuthError, parse_scopes
+from .protocol import OAuthError, parse_scopes_by_resource
 from .state import ENDPOINTS, TOKEN_FAULTS, CodeGrant, EndpointFault, PendingAuthorization, SignInSession, TokenFault
 from .tokens import unverified_parts, verify_own_token
 
@@ -146,13 +146,16 @@ def create_emulator_app(emu: Emulator) -> Flask:
                 pending.params,
                 OAuthError("invalid_client", 700016, f"Application '{client.client_id}' is not available in the user's tenant."),
             )
-        resource = emu.manifest.registration(pending.resource_key) if pending.resource_key else None
-        if resource is not None:
-            missing = set(pending.resource_values) - emu.consented(user, user.tenant, client, resource)
+        asked = dict(pending.extra_consent)
+        if pending.resource_key:
+            asked[pending.resource_key] = pending.resource_values
+        for resource_key, values in asked.items():
+            resource = emu.manifest.registration(resource_key)
+            missing = set(values) - emu.consented(user, user.tenant, client, resource) if resource else set()
             if missing:
                 # The page showed the permissions; picking the account accepts them (user consent).
                 with emu.state.lock:
-                    emu.state.user_consent.setdefault((user.oid, client.key, resource.key), set()).update(missing)
+                    emu.state.user_consent.setdefault((user.oid, client.key, resource_key), set()).update(missing)
         session = _start_session(user, force_new=pending.params.get("prompt") == "login")
         return _issue_code(emu, pending, client, user, session)
 
@@ -345,10 +348,14 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
                     raise ValueError
             except ValueError:
                 raise OAuthError("invalid_request", 90100, "The 'claims' parameter is not a valid JSON object.") from None
-        scopes = parse_scopes(emu.manifest, params.get("scope"))
+        # Several resources are allowed here: the user consents to all of them at once (MSAL's "extra
+        # scopes to consent"); the code is redeemed for one of them, and a token request naming two
+        # is refused there (AADSTS28000), as Entra does.
+        consent_requests = parse_scopes_by_resource(emu.manifest, params.get("scope"))
     except OAuthError as exc:
         return _redirect_error(params, exc)
 
+    scopes, extras = consent_requests[0], consent_requests[1:]
     pending = PendingAuthorization(
         tenant=segment,
         params=params,
@@ -357,15 +364,21 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         resource_key=scopes.resource.key if scopes.resource else None,
         resource_values=scopes.values,
         reserved=sorted(scopes.reserved),
+        extra_consent={extra.resource.key: extra.values for extra in extras},
     )
     session = _current_session()
     user = emu.manifest.user(session.user_oid) if session else None
     hint = (params.get("login_hint") or "").lower()
     if user is not None and (not emu.user_can_sign_in(user, segment) or (hint and hint != user.username.lower())):
         user = None
-    missing = set()
-    if user is not None and scopes.resource is not None:
-        missing = set(scopes.values) - emu.consented(user, user.tenant, client, scopes.resource)
+    # What the signed-in user has not consented to yet, per resource (first one named first).
+    missing: dict[str, set[str]] = {}
+    if user is not None:
+        for request in consent_requests:
+            if request.resource is not None:
+                lacking = set(request.values) - emu.consented(user, user.tenant, client, request.resource)
+                if lacking:
+                    missing[request.resource.key] = lacking
 
     if prompt == "none":
         if user is None or session is None:
@@ -374,7 +387,9 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
                 OAuthError("login_required", 50058, "A silent sign-in request was sent but no user is signed in."),
             )
         if missing:
-            return _redirect_error(params, emu.consent_error(client, missing, scopes.resource, error="interaction_required"))
+            key, lacking = next(iter(missing.items()))
+            resource = emu.manifest.registration(key)
+            return _redirect_error(params, emu.consent_error(client, lacking, resource, error="interaction_required"))
         return _issue_code(emu, pending, client, user, session)
     if prompt is None and user is not None and session is not None and not missing:
         return _issue_code(emu, pending, client, user, session)
@@ -385,7 +400,9 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
     # Unlisted (load-test) users stay off the page unless hinted; they can still be picked by name.
     candidates = [u for u in emu.manifest.users
                   if emu.user_can_sign_in(u, segment) and (u.listed or u.username.lower() == hint)]
-    resource = scopes.resource
+    # Each resource's permissions, listed on the page when any of them may need the user's consent.
+    consents = [(r.resource, [s for s in r.resource.scopes if s.value in r.values])
+                for r in consent_requests if r.resource is not None]
     return render_template(
         "authorize.html",
         emu=emu,
@@ -394,9 +411,9 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         request_id=request_id,
         users=candidates,
         hint=hint,
-        show_consent=prompt == "consent" or bool(missing) or resource is not None and _needs_user_consent(emu, client, resource, scopes.values),
-        permissions=[s for s in (resource.scopes if resource else []) if s.value in scopes.values],
-        resource=resource,
+        show_consent=prompt == "consent" or bool(missing)
+        or any(_needs_user_consent(emu, client, r.resource, r.values) for r in consent_requests if r.resource),
+        consents=[(resource, permissions) for resource, permissions in consents if permissions],
         claims=params.get("claims"),
     )
 

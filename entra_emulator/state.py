@@ -50,6 +50,8 @@ class PendingAuthorization:
     resource_values: list[str]
     reserved: list[str]
     created: float = field(default_factory=time.time)
+    # Scopes of further resources to consent to now ("extra scopes to consent"): resource key -> values.
+    extra_consent: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
