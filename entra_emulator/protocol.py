@@ -33,8 +33,10 @@ class OAuthError(Exception):
         self.claims = claims
         self.suberror = suberror
 
-    def body(self, correlation_id: str | None = None) -> dict:
-        trace_id = str(uuid.uuid4())
+    def body(self, correlation_id: str | None = None, trace_id: str | None = None) -> dict:
+        """The JSON error body; ``trace_id`` is the answer's ``x-ms-request-id``, ``correlation_id``
+        the client's ``client-request-id`` (each generated when not given)."""
+        trace_id = trace_id or str(uuid.uuid4())
         correlation_id = correlation_id or str(uuid.uuid4())
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
         body = {

@@ -20,6 +20,7 @@ from .state import ENDPOINTS, TOKEN_FAULTS, CodeGrant, EndpointFault, PendingAut
 from .tokens import unverified_parts, verify_own_token
 
 SESSION_COOKIE = "emu_session"
+CLIENT_REQUEST_ID = "client-request-id"
 PROMPTS = frozenset({"login", "select_account", "consent", "none"})
 REDACTED_FORM_FIELDS = frozenset({"client_secret", "client_assertion", "assertion", "code", "refresh_token", "code_verifier"})
 
@@ -31,7 +32,11 @@ def create_emulator_app(emu: Emulator) -> Flask:
 
     @app.before_request
     def _faults_and_context():
-        g.correlation_id = request.headers.get("client-request-id") or str(uuid.uuid4())
+        g.client_request_id = _client_request_id()
+        # Entra's correlation id is the client's client-request-id when it sent one; every answer
+        # also gets its own request id (x-ms-request-id), which error bodies call trace_id.
+        g.correlation_id = g.client_request_id or str(uuid.uuid4())
+        g.request_id = str(uuid.uuid4())
         g.started = time.time()
         g.endpoint_name = _endpoint_name()
         if g.endpoint_name:
@@ -47,6 +52,11 @@ def create_emulator_app(emu: Emulator) -> Flask:
     def _log(response: Response):
         if request.path.startswith(("/_emulator", "/static")):
             return response
+        response.headers["x-ms-request-id"] = g.request_id
+        if request.headers.get(CLIENT_REQUEST_ID) and g.client_request_id:
+            # Echoed when sent as a header (MSAL Python and MSAL.NET do; MSAL.NET compares it). A
+            # recorded Entra answer to MSAL Node, which sends it as a parameter, carries no echo.
+            response.headers[CLIENT_REQUEST_ID] = g.client_request_id
         entry = {
             "time": g.get("started", time.time()),
             "method": request.method,
@@ -54,6 +64,8 @@ def create_emulator_app(emu: Emulator) -> Flask:
             "endpoint": g.get("endpoint_name"),
             "status": response.status_code,
             "correlation_id": g.get("correlation_id"),
+            "client_request_id": g.get("client_request_id"),
+            "request_id": g.request_id,
         }
         form = request.form if request.method == "POST" else request.args
         for key in ("grant_type", "client_id", "scope", "requested_token_use", "client_assertion_type", "prompt",
@@ -72,7 +84,7 @@ def create_emulator_app(emu: Emulator) -> Flask:
     @app.errorhandler(OAuthError)
     def _oauth_error(exc: OAuthError):
         g.error = {"error": exc.error, "code": exc.code}
-        return jsonify(exc.body(g.get("correlation_id"))), exc.status
+        return jsonify(exc.body(g.get("correlation_id"), g.get("request_id"))), exc.status
 
     # -- discovery and keys --------------------------------------------------------------
     @app.get("/<segment>/v2.0/.well-known/openid-configuration")
@@ -247,6 +259,22 @@ def _emu() -> Emulator:
     return current_app.extensions["entra_emulator"]
 
 
+def _client_request_id() -> str | None:
+    """The correlation id the client sent: MSAL Python and MSAL.NET send a ``client-request-id``
+    header, MSAL.js and MSAL Node a ``client-request-id`` parameter. Only a GUID is taken (what
+    every MSAL sends), so the log never carries arbitrary client text."""
+    value = request.headers.get(CLIENT_REQUEST_ID) or request.args.get(CLIENT_REQUEST_ID)
+    if not value and request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        value = request.form.get(CLIENT_REQUEST_ID)
+    if not value or len(value) > 64:
+        return None
+    try:
+        uuid.UUID(value.strip())
+    except ValueError:
+        return None
+    return value.strip()
+
+
 def _endpoint_name() -> str | None:
     path = request.path
     if path.endswith("/.well-known/openid-configuration"):
@@ -272,7 +300,7 @@ def _fault_response(fault: EndpointFault) -> tuple[Response, int]:
         50196 if fault.status == 429 else 90033,
         "A transient error has occurred (emulated outage). Please try again.",
         status=fault.status,
-    ).body(g.get("correlation_id"))
+    ).body(g.get("correlation_id"), g.get("request_id"))
     response = jsonify(body)
     if fault.status in (429, 503):
         response.headers["Retry-After"] = "1"
@@ -282,7 +310,8 @@ def _fault_response(fault: EndpointFault) -> tuple[Response, int]:
 
 def _error_page(exc: OAuthError):
     g.error = {"error": exc.error, "code": exc.code}
-    return render_template("error.html", error=exc, correlation_id=g.get("correlation_id")), exc.status
+    return render_template("error.html", error=exc, correlation_id=g.get("correlation_id"),
+                           request_id=g.get("request_id")), exc.status
 
 
 def _respond(params: dict[str, str], values: dict[str, str]):
@@ -297,7 +326,7 @@ def _respond(params: dict[str, str], values: dict[str, str]):
 
 def _redirect_error(params: dict[str, str], exc: OAuthError):
     g.error = {"error": exc.error, "code": exc.code}
-    body = exc.body(g.get("correlation_id"))
+    body = exc.body(g.get("correlation_id"), g.get("request_id"))
     values = {"error": exc.error, "error_description": body["error_description"], "error_uri": body["error_uri"]}
     if exc.suberror:
         values["error_subcode"] = exc.suberror
