@@ -242,7 +242,6 @@ def _on_behalf_of(emu: Emulator, segment: str, form: dict[str, str], client: Aut
             "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might "
             "have changed or reset their password, or an administrator revoked their sessions.",
             claims=challenge,
-            suberror="token_revoked",
         )
     request = parse_scopes(emu.manifest, form.get("scope"))
     tenant_key = user.tenant
@@ -282,12 +281,13 @@ def _user(emu: Emulator, oid: str) -> User:
 
 
 def _revoked_grant() -> OAuthError:
+    # No suberror: Entra's recorded AADSTS50173 answers carry error, error_codes and the ids only
+    # (e.g. Azure/azure-cli issue 16745), and "token_revoked" is no suberror MSAL knows.
     return OAuthError(
         "invalid_grant",
         50173,
         "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have "
         "changed or reset their password, or an administrator revoked their sessions.",
-        suberror="token_revoked",
     )
 
 
