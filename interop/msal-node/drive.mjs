@@ -1,0 +1,108 @@
+// Unmodified MSAL Node against a running Entra emulator: client credentials (certificate and
+// secret), on-behalf-of and refresh by refresh token. Reads its input as one JSON object on
+// stdin (tokens never go on the command line), prints one JSON object of results on stdout:
+// the claims that identify each token and MSAL's own fields, never a token.
+//
+// Input: { authorityHost, tenantId, daemon: {clientId, certificatePath, secret}, api: {clientId,
+//          secret}, web: {clientId, secret}, scopes: {app, obo, refresh}, userAssertion,
+//          refreshToken }
+// Trust: the emulator's CA through NODE_EXTRA_CA_CERTS (set by the caller).
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+import { ConfidentialClientApplication, LogLevel } from "@azure/msal-node";
+
+const input = JSON.parse(readFileSync(0, "utf8"));
+const host = new URL(input.authorityHost).host; // "127.0.0.1:<port>"
+const warnings = [];
+
+function app(clientId, credential, tenant = input.tenantId) {
+    return new ConfidentialClientApplication({
+        auth: {
+            clientId,
+            authority: `${input.authorityHost}/${tenant}`,
+            // Without it MSAL asks Microsoft's instance discovery first and fails offline.
+            knownAuthorities: [host],
+            ...credential,
+        },
+        system: {
+            loggerOptions: {
+                logLevel: LogLevel.Warning,
+                piiLoggingEnabled: false,
+                loggerCallback: (level, message, containsPii) => {
+                    if (!containsPii) warnings.push(message);
+                },
+            },
+        },
+    });
+}
+
+function certificateCredential(path) {
+    const pem = readFileSync(path, "utf8");
+    const certPem = pem.slice(pem.indexOf("-----BEGIN CERTIFICATE-----"));
+    const thumbprintSha256 = new X509Certificate(certPem).fingerprint256.replaceAll(":", "");
+    return { clientCertificate: { thumbprintSha256, privateKey: pem } };
+}
+
+function claimsOf(token) {
+    const [header, payload] = token.split(".").slice(0, 2).map((part) => JSON.parse(Buffer.from(part, "base64url")));
+    const pick = (object, keys) => Object.fromEntries(keys.filter((k) => k in object).map((k) => [k, object[k]]));
+    return {
+        header: pick(header, ["alg", "typ", "kid", "x5t"]),
+        claims: pick(payload, ["aud", "iss", "ver", "tid", "oid", "azp", "appid", "scp", "roles", "idtyp", "sub"]),
+    };
+}
+
+// What a result says, without any token in it.
+function summary(result) {
+    if (!result) return { ok: false, error: "no result" };
+    return {
+        ok: true,
+        tokenType: result.tokenType,
+        scopes: result.scopes,
+        fromCache: result.fromCache,
+        correlationId: result.correlationId,
+        requestId: result.requestId, // the answer's x-ms-request-id, where MSAL Node keeps it
+        expiresInSeconds: result.expiresOn ? Math.round((result.expiresOn.getTime() - Date.now()) / 1000) : null,
+        account: result.account
+            ? { username: result.account.username, tenantId: result.account.tenantId,
+                localAccountId: result.account.localAccountId }
+            : null,
+        hasIdToken: Boolean(result.idToken),
+        accessToken: claimsOf(result.accessToken),
+    };
+}
+
+async function attempt(name, run) {
+    try {
+        return [name, summary(await run())];
+    } catch (error) {
+        // MSAL's error fields: never a token (the server's description names codes and ids only).
+        return [name, { ok: false, errorCode: error.errorCode, subError: error.subError,
+                        errorMessage: String(error.errorMessage || error.message).slice(0, 500),
+                        correlationId: error.correlationId }];
+    }
+}
+
+const results = {};
+const daemonCert = app(input.daemon.clientId, certificateCredential(input.daemon.certificatePath));
+const daemonSecret = app(input.daemon.clientId, { clientSecret: input.daemon.secret });
+const api = app(input.api.clientId, { clientSecret: input.api.secret });
+const web = app(input.web.clientId, { clientSecret: input.web.secret }, "organizations");
+
+for (const [name, run] of [
+    ["clientCredentialsCertificate", () => daemonCert.acquireTokenByClientCredential({ scopes: input.scopes.app })],
+    // The same request again: MSAL Node answers from its cache, as with Entra.
+    ["clientCredentialsCached", () => daemonCert.acquireTokenByClientCredential({ scopes: input.scopes.app })],
+    ["clientCredentialsSecret", () => daemonSecret.acquireTokenByClientCredential({ scopes: input.scopes.app })],
+    ["onBehalfOf", () => api.acquireTokenOnBehalfOf({ oboAssertion: input.userAssertion, scopes: input.scopes.obo })],
+    ["refreshToken", () => web.acquireTokenByRefreshToken({ refreshToken: input.refreshToken, scopes: input.scopes.refresh })],
+    // The same refresh token again (a retry, a second instance): Entra keeps it valid after use.
+    ["refreshTokenAgain", () => web.acquireTokenByRefreshToken({ refreshToken: input.refreshToken, scopes: input.scopes.refresh,
+                                                                 forceCache: false })],
+]) {
+    const [key, value] = await attempt(name, run);
+    results[key] = value;
+}
+results.warnings = warnings;
+process.stdout.write(JSON.stringify(results, null, 2) + "\n");
