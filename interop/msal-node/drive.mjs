@@ -78,8 +78,9 @@ async function attempt(name, run) {
         return [name, summary(await run())];
     } catch (error) {
         // MSAL's error fields: never a token (the server's description names codes and ids only).
-        return [name, { ok: false, errorCode: error.errorCode, subError: error.subError,
-                        errorMessage: String(error.errorMessage || error.message).slice(0, 500),
+        return [name, { ok: false, errorName: error.name, errorCode: error.errorCode, subError: error.subError,
+                        errorNo: error.errorNo, status: error.status,
+                        errorMessage: String(error.errorMessage || error.message).slice(0, 2000),
                         correlationId: error.correlationId }];
     }
 }
@@ -89,6 +90,7 @@ const daemonCert = app(input.daemon.clientId, certificateCredential(input.daemon
 const daemonSecret = app(input.daemon.clientId, { clientSecret: input.daemon.secret });
 const api = app(input.api.clientId, { clientSecret: input.api.secret });
 const web = app(input.web.clientId, { clientSecret: input.web.secret }, "organizations");
+const daemonWrongSecret = app(input.daemon.clientId, { clientSecret: "not-the-daemon-secret" });
 
 for (const [name, run] of [
     ["clientCredentialsCertificate", () => daemonCert.acquireTokenByClientCredential({ scopes: input.scopes.app })],
@@ -100,6 +102,9 @@ for (const [name, run] of [
     // The same refresh token again (a retry, a second instance): Entra keeps it valid after use.
     ["refreshTokenAgain", () => web.acquireTokenByRefreshToken({ refreshToken: input.refreshToken, scopes: input.scopes.refresh,
                                                                  forceCache: false })],
+    // Refusals: how MSAL Node reads the emulator's error bodies.
+    ["clientCredentialsWrongSecret", () => daemonWrongSecret.acquireTokenByClientCredential({ scopes: input.scopes.app })],
+    ["refreshTokenUnknown", () => web.acquireTokenByRefreshToken({ refreshToken: "1.emu-rt.not-issued", scopes: input.scopes.refresh })],
 ]) {
     const [key, value] = await attempt(name, run);
     results[key] = value;

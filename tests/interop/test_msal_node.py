@@ -95,7 +95,8 @@ def test_client_credentials_with_a_certificate_and_with_a_secret(run):
         assert claims["tid"] == HOME_TENANT_ID and "scp" not in claims
         assert result["tokenType"] == "Bearer" and result["expiresInSeconds"] > 0
     assert results["clientCredentialsCached"]["ok"] and results["clientCredentialsCached"]["fromCache"] is True
-    auth = [e.get("client_auth") for e in run["log"] if e.get("grant_type") == "client_credentials"]
+    auth = [e.get("client_auth") for e in run["log"] if e.get("grant_type") == "client_credentials"
+            and e["status"] == 200]
     assert auth == ["certificate", "client_secret"], "one certificate assertion, one secret; the cached call sent none"
 
 
@@ -117,20 +118,35 @@ def test_refresh_by_refresh_token_twice_with_the_same_token(run):
         assert claims["aud"] == API_CLIENT_ID and claims["scp"] == "Orders.Read"
         assert result["hasIdToken"] is True and result["fromCache"] is False
     statuses = [e["status"] for e in run["log"] if e.get("grant_type") == "refresh_token"]
-    assert statuses == [200, 200]
+    assert statuses == [200, 200, 400], "both uses of the refresh token answered (the third is the unknown one)"
 
 
 def test_msal_nodes_correlation_ids_line_up_with_the_emulators_log(run):
     token_requests = [e for e in run["log"] if e.get("grant_type") in TOKEN_GRANTS]
-    assert len(token_requests) == 5, [e.get("grant_type") for e in token_requests]
+    assert len(token_requests) == 7, [e.get("grant_type") for e in token_requests]
     sent = [e["client_request_id"] for e in token_requests]
     assert all(sent) and len(set(sent)) == len(sent), "MSAL Node sends its own client-request-id with each request"
     assert all(e["correlation_id"] == e["client_request_id"] for e in token_requests)
-    reported = {r["correlationId"] for name, r in run["results"].items() if name != "warnings" and not r.get("fromCache")}
+    reported = {r["correlationId"] for name, r in run["results"].items()
+                if name != "warnings" and not r.get("fromCache")}
     assert reported == set(sent), "MSAL Node's correlationId is the id the emulator logged"
     # MSAL Node keeps the answer's x-ms-request-id on a refreshed result: the emulator's request id.
-    refreshes = [e["request_id"] for e in token_requests if e["grant_type"] == "refresh_token"]
+    refreshes = [e["request_id"] for e in token_requests if e["grant_type"] == "refresh_token" and e["status"] == 200]
     assert [run["results"][n]["requestId"] for n in ("refreshToken", "refreshTokenAgain")] == refreshes
+
+
+def test_msal_node_reads_the_emulators_refusals_as_entras(run):
+    """error, error_codes, correlation and trace ids parsed by MSAL Node as it parses Entra's."""
+    wrong_secret = run["results"]["clientCredentialsWrongSecret"]
+    assert wrong_secret["ok"] is False and wrong_secret["errorName"] == "ServerError", wrong_secret
+    assert wrong_secret["errorCode"] == "invalid_client" and wrong_secret["errorNo"] == 7000215
+    assert wrong_secret["status"] == 401 and wrong_secret["errorMessage"].startswith("Error(s): 7000215 - Timestamp: ")
+    unknown = run["results"]["refreshTokenUnknown"]
+    assert unknown["ok"] is False and unknown["errorCode"] == "invalid_grant" and unknown["errorNo"] == 9002313
+    for result in (wrong_secret, unknown):
+        [entry] = [e for e in run["log"] if e.get("client_request_id") == result["correlationId"]]
+        assert f"Correlation ID: {result['correlationId']} - Trace ID: {entry['request_id']}" in result["errorMessage"]
+        assert entry["status"] in (400, 401) and "NOT_AVAILABLE" not in result["errorMessage"]
 
 
 def test_the_script_prints_no_token(run):
