@@ -5,12 +5,13 @@
 //
 // Input: { authorityHost, tenantId, daemon: {clientId, certificatePath, secret}, api: {clientId,
 //          secret}, web: {clientId, secret}, scopes: {app, obo, refresh}, userAssertion,
-//          refreshToken }
+//          refreshToken, authCode: {username, redirectUri, scopes, extraScopesToConsent,
+//          expectPermissions} }
 // Trust: the emulator's CA through NODE_EXTRA_CA_CERTS (set by the caller).
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 
-import { ConfidentialClientApplication, LogLevel } from "@azure/msal-node";
+import { ConfidentialClientApplication, CryptoProvider, LogLevel, ResponseMode } from "@azure/msal-node";
 
 const input = JSON.parse(readFileSync(0, "utf8"));
 const host = new URL(input.authorityHost).host; // "127.0.0.1:<port>"
@@ -85,7 +86,42 @@ async function attempt(name, run) {
     }
 }
 
+// The authorization code flow with MSAL's "extra scopes to consent": this script plays the browser
+// (it opens the emulator's account picker and picks the user), MSAL Node does the protocol.
+function hiddenInputs(html) {
+    const decode = (v) => v.replaceAll("&amp;", "&").replaceAll("&#34;", '"').replaceAll("&quot;", '"')
+        .replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">");
+    return Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)]
+        .map(([, name, value]) => [name, decode(value)]));
+}
+
+async function signInWithExtraConsent(client, flow) {
+    const pkce = await new CryptoProvider().generatePkceCodes();
+    const state = new CryptoProvider().createNewGuid();
+    const authUrl = await client.getAuthCodeUrl({
+        scopes: flow.scopes, extraScopesToConsent: flow.extraScopesToConsent, redirectUri: flow.redirectUri,
+        responseMode: ResponseMode.FORM_POST, codeChallenge: pkce.challenge, codeChallengeMethod: "S256", state,
+    });
+    const sentScopes = new URL(authUrl).searchParams.get("scope").split(" ");
+    const picker = await fetch(authUrl, { redirect: "manual" });
+    const page = await picker.text();
+    if (picker.status !== 200) throw new Error(`authorize answered ${picker.status}`);
+    consentPage.permissionsListed = flow.expectPermissions.filter((text) => page.includes(text));
+    consentPage.sentScopes = sentScopes;
+    const action = new URL(page.match(/<form method="post" action="([^"]+)"/)[1], authUrl);
+    const picked = await fetch(action, {
+        method: "POST", redirect: "manual",
+        body: new URLSearchParams({ request_id: hiddenInputs(page).request_id, username: flow.username }),
+    });
+    const answer = hiddenInputs(await picked.text());
+    if (answer.error || answer.state !== state) throw new Error(`authorization answer: ${answer.error || "state mismatch"}`);
+    return client.acquireTokenByCode({ code: answer.code, scopes: flow.scopes, redirectUri: flow.redirectUri,
+                                       codeVerifier: pkce.verifier });
+}
+
 const results = {};
+const consentPage = {};
+const signingIn = app(input.web.clientId, { clientSecret: input.web.secret }, "organizations");
 const daemonCert = app(input.daemon.clientId, certificateCredential(input.daemon.certificatePath));
 const daemonSecret = app(input.daemon.clientId, { clientSecret: input.daemon.secret });
 const api = app(input.api.clientId, { clientSecret: input.api.secret });
@@ -102,6 +138,12 @@ for (const [name, run] of [
     // The same refresh token again (a retry, a second instance): Entra keeps it valid after use.
     ["refreshTokenAgain", () => web.acquireTokenByRefreshToken({ refreshToken: input.refreshToken, scopes: input.scopes.refresh,
                                                                  forceCache: false })],
+    ["authCodeWithExtraScopesToConsent", () => signInWithExtraConsent(signingIn, input.authCode)],
+    // A token for the extra resource, silently: the refresh token in MSAL Node's cache carries that consent.
+    ["silentForTheExtraResource", async () => {
+        const [account] = await signingIn.getTokenCache().getAllAccounts();
+        return signingIn.acquireTokenSilent({ account, scopes: input.authCode.extraScopesToConsent });
+    }],
     // Refusals: how MSAL Node reads the emulator's error bodies.
     ["clientCredentialsWrongSecret", () => daemonWrongSecret.acquireTokenByClientCredential({ scopes: input.scopes.app })],
     ["refreshTokenUnknown", () => web.acquireTokenByRefreshToken({ refreshToken: "1.emu-rt.not-issued", scopes: input.scopes.refresh })],
@@ -109,5 +151,6 @@ for (const [name, run] of [
     const [key, value] = await attempt(name, run);
     results[key] = value;
 }
+results.consentPage = consentPage;
 results.warnings = warnings;
 process.stdout.write(JSON.stringify(results, null, 2) + "\n");

@@ -24,6 +24,7 @@ from tests.conftest import (
     GRAPH_CLIENT_ID,
     GRAPH_USER_READ,
     HOME_TENANT_ID,
+    REDIRECT_URI,
     ROOT,
     SECRETS,
     WEB_CLIENT_ID,
@@ -35,8 +36,11 @@ NODE_DIR = ROOT / "interop" / "msal-node"
 INSTALL_STAMP = NODE_DIR / "node_modules" / ".installed-lock-sha256"
 MEGAN = "megan@contoso.example"
 MEGAN_OID = "a0000001-0000-4000-8000-000000000001"
+ADELE = "adele@contoso.example"
+GRAPH_MAIL_READ = "https://graph.microsoft.com/Mail.Read"  # never admin-consented: only the user's consent grants it
 GRAPH_AUDIENCES = {GRAPH_CLIENT_ID, "https://graph.microsoft.com"}  # v2.0 or v1.0 Graph tokens
-TOKEN_GRANTS = ("client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", "refresh_token")
+TOKEN_GRANTS = ("client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", "refresh_token",
+                "authorization_code")
 
 
 def _node() -> str:
@@ -53,6 +57,11 @@ def _node() -> str:
         assert done.returncode == 0, f"npm ci failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         INSTALL_STAMP.write_text(lock)
     return node
+
+
+def _logged(run, correlation_id: str) -> list[dict]:
+    """The emulator's log entries of the requests MSAL Node sent under this correlation id."""
+    return [e for e in run["log"] if e.get("client_request_id") == correlation_id]
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +86,9 @@ def run(emulator):
         "scopes": {"app": [f"api://{API_CLIENT_ID}/.default"], "obo": [GRAPH_USER_READ], "refresh": [API_SCOPE_READ]},
         "userAssertion": signed_in["access_token"],
         "refreshToken": signed_in["refresh_token"],
+        "authCode": {"username": ADELE, "redirectUri": REDIRECT_URI, "scopes": [API_SCOPE_READ],
+                     "extraScopesToConsent": [GRAPH_MAIL_READ],
+                     "expectPermissions": ["Read your orders", "Read your mail"]},
     }
     done = subprocess.run([node, "drive.mjs"], cwd=NODE_DIR, input=json.dumps(payload), capture_output=True,
                           text=True, timeout=120, env={**os.environ, "NODE_EXTRA_CA_CERTS": str(emulator.ca_path)})
@@ -117,22 +129,42 @@ def test_refresh_by_refresh_token_twice_with_the_same_token(run):
         claims = result["accessToken"]["claims"]
         assert claims["aud"] == API_CLIENT_ID and claims["scp"] == "Orders.Read"
         assert result["hasIdToken"] is True and result["fromCache"] is False
-    statuses = [e["status"] for e in run["log"] if e.get("grant_type") == "refresh_token"]
-    assert statuses == [200, 200, 400], "both uses of the refresh token answered (the third is the unknown one)"
+    for name in ("refreshToken", "refreshTokenAgain"):
+        [entry] = _logged(run, run["results"][name]["correlationId"])
+        assert (entry["grant_type"], entry["status"]) == ("refresh_token", 200)
 
 
 def test_msal_nodes_correlation_ids_line_up_with_the_emulators_log(run):
     token_requests = [e for e in run["log"] if e.get("grant_type") in TOKEN_GRANTS]
-    assert len(token_requests) == 7, [e.get("grant_type") for e in token_requests]
+    assert len(token_requests) == 9, [e.get("grant_type") for e in token_requests]
     sent = [e["client_request_id"] for e in token_requests]
     assert all(sent) and len(set(sent)) == len(sent), "MSAL Node sends its own client-request-id with each request"
     assert all(e["correlation_id"] == e["client_request_id"] for e in token_requests)
     reported = {r["correlationId"] for name, r in run["results"].items()
-                if name != "warnings" and not r.get("fromCache")}
+                if name not in ("warnings", "consentPage") and not r.get("fromCache")}
     assert reported == set(sent), "MSAL Node's correlationId is the id the emulator logged"
     # MSAL Node keeps the answer's x-ms-request-id on a refreshed result: the emulator's request id.
-    refreshes = [e["request_id"] for e in token_requests if e["grant_type"] == "refresh_token" and e["status"] == 200]
-    assert [run["results"][n]["requestId"] for n in ("refreshToken", "refreshTokenAgain")] == refreshes
+    for name in ("refreshToken", "refreshTokenAgain", "silentForTheExtraResource"):
+        [entry] = _logged(run, run["results"][name]["correlationId"])
+        assert run["results"][name]["requestId"] == entry["request_id"]
+
+
+def test_extra_scopes_to_consent_at_authorize_then_a_token_per_resource(run):
+    """MSAL Node's extraScopesToConsent: both resources at /authorize, the code redeemed for one,
+    the other resource's token silently from the refresh token afterwards."""
+    page = run["results"]["consentPage"]
+    assert API_SCOPE_READ in page["sentScopes"] and GRAPH_MAIL_READ in page["sentScopes"], page
+    assert page["permissionsListed"] == ["Read your orders", "Read your mail"], "one consent page for both"
+    signed_in = run["results"]["authCodeWithExtraScopesToConsent"]
+    assert signed_in["ok"], signed_in
+    assert signed_in["account"]["username"] == ADELE
+    assert signed_in["accessToken"]["claims"]["aud"] == API_CLIENT_ID
+    assert signed_in["accessToken"]["claims"]["scp"] == "Orders.Read"
+    mail = run["results"]["silentForTheExtraResource"]
+    assert mail["ok"] and mail["fromCache"] is False, mail
+    assert mail["accessToken"]["claims"]["aud"] in GRAPH_AUDIENCES and mail["accessToken"]["claims"]["scp"] == "Mail.Read"
+    authorize = [e for e in run["log"] if e["endpoint"] == "authorize"]
+    assert authorize and not [e for e in authorize if e.get("error")], "no refusal at /authorize"
 
 
 def test_msal_node_reads_the_emulators_refusals_as_entras(run):
@@ -144,7 +176,7 @@ def test_msal_node_reads_the_emulators_refusals_as_entras(run):
     unknown = run["results"]["refreshTokenUnknown"]
     assert unknown["ok"] is False and unknown["errorCode"] == "invalid_grant" and unknown["errorNo"] == 9002313
     for result in (wrong_secret, unknown):
-        [entry] = [e for e in run["log"] if e.get("client_request_id") == result["correlationId"]]
+        [entry] = _logged(run, result["correlationId"])
         assert f"Correlation ID: {result['correlationId']} - Trace ID: {entry['request_id']}" in result["errorMessage"]
         assert entry["status"] in (400, 401) and "NOT_AVAILABLE" not in result["errorMessage"]
 
