@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import jwt
 from flask import Flask, Response, g, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from .core import Emulator
 from .grants import handle_token_request
@@ -32,12 +33,15 @@ def create_emulator_app(emu: Emulator) -> Flask:
 
     @app.before_request
     def _faults_and_context():
-        g.client_request_id = _client_request_id()
-        # Entra's correlation id is the client's client-request-id when it sent one; every answer
-        # also gets its own request id (x-ms-request-id), which error bodies call trace_id.
-        g.correlation_id = g.client_request_id or str(uuid.uuid4())
+        # Every answer gets its own request id (x-ms-request-id), which error bodies call trace_id;
+        # the correlation id is the client's client-request-id when it sent one. Set before the
+        # body is read, so even a refused body (413) is answered with both.
         g.request_id = str(uuid.uuid4())
         g.started = time.time()
+        g.client_request_id = None
+        g.correlation_id = str(uuid.uuid4())
+        g.client_request_id = _client_request_id()
+        g.correlation_id = g.client_request_id or g.correlation_id
         g.endpoint_name = _endpoint_name()
         if g.endpoint_name:
             fault = emu.state.endpoint_fault(g.endpoint_name)
@@ -67,7 +71,10 @@ def create_emulator_app(emu: Emulator) -> Flask:
             "client_request_id": g.get("client_request_id"),
             "request_id": g.request_id,
         }
-        form = request.form if request.method == "POST" else request.args
+        try:
+            form = request.form if request.method == "POST" else request.args
+        except HTTPException:  # a refused body (413) has no fields to log, and must not become a 500
+            form = {}
         for key in ("grant_type", "client_id", "scope", "requested_token_use", "client_assertion_type", "prompt",
                     "response_mode", "code_challenge_method", "resource", "claims", "login_hint"):
             if key in form:
@@ -403,11 +410,11 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
     # What the signed-in user has not consented to yet, per resource (first one named first).
     missing: dict[str, set[str]] = {}
     if user is not None:
-        for request in consent_requests:
-            if request.resource is not None:
-                lacking = set(request.values) - emu.consented(user, user.tenant, client, request.resource)
+        for asked in consent_requests:
+            if asked.resource is not None:
+                lacking = set(asked.values) - emu.consented(user, user.tenant, client, asked.resource)
                 if lacking:
-                    missing[request.resource.key] = lacking
+                    missing[asked.resource.key] = lacking
 
     if prompt == "none":
         if user is None or session is None:

@@ -103,3 +103,10 @@ def test_every_answer_has_its_own_request_id(emulator, http, browser):
     # The error page shows it, as Entra's sign-in error page shows its Request Id.
     assert re.search(rf"Request Id</dt><dd>{ids[2]}<", answers[2].text)
     assert answers[3].json()["trace_id"] == ids[3]
+
+
+def test_an_oversized_body_is_refused_with_its_request_id_not_a_500(emulator, http):
+    resp = http.post(f"{emulator.url}/{HOME_TENANT_ID}/oauth2/v2.0/token",
+                     data={"grant_type": "client_credentials", "padding": "x" * 300_000})
+    assert resp.status_code == 413
+    assert uuid.UUID(resp.headers["x-ms-request-id"])
