@@ -5,8 +5,10 @@ partition is read from Redis and MSAL answers from it through an *offline*
 app. Only when MSAL needs the network (an expired access token to refresh, a
 new scope) does the request take the partition's lock, re-read the partition
 (another worker may have refreshed it meanwhile) and let MSAL refresh, so two
-workers never redeem one refresh token twice (Entra rotates refresh tokens;
-the loser of such a race would be signed out).
+workers never redeem one refresh token twice. Entra keeps a used refresh token
+valid, so there a race would cost a redundant refresh and one cache write
+overwriting the other; under strict rotation (the emulator's
+``single_use_refresh_tokens`` test setting) the loser would be signed out.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Revoke a user's sessions (continuous access evaluation), rotate signing keys,
 make an endpoint slow or fail for a while, make the next token faulty, change
-a user's roles, and read the log of requests served. It exists only in the
+a user's roles, make refresh tokens single-use (a strict mode, not Entra's
+default), and read the log of requests served. It exists only in the
 emulator; the app never calls it.
 """
 
@@ -186,6 +187,11 @@ def settings():
     """Pin token lifetimes; ``{"access_token_lifetime": null}`` restores Entra's random 60-90 minutes."""
     emu = _emu()
     body = _body()
+    single_use = body.get("single_use_refresh_tokens", emu.state.single_use_refresh_tokens)
+    if not isinstance(single_use, bool):
+        return _bad("single_use_refresh_tokens must be true or false")
+    # Not Entra's default (Entra keeps a used refresh token valid): a strict-rotation test mode.
+    emu.state.single_use_refresh_tokens = single_use
     for key in ("access_token_lifetime", "id_token_lifetime"):
         if key in body:
             value = body[key]
@@ -195,7 +201,7 @@ def settings():
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 86400:
                 return _bad(f"{key} must be an integer number of seconds (1..86400)")
             emu.state.settings[key] = value
-    return jsonify(emu.state.settings)
+    return jsonify({**emu.state.settings, "single_use_refresh_tokens": emu.state.single_use_refresh_tokens})
 
 
 @bp.post("/registrations/<key>")

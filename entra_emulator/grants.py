@@ -14,7 +14,7 @@ from .client_auth import AuthenticatedClient, authenticate
 from .core import Emulator
 from .manifest import Registration, User
 from .pki import b64url
-from .protocol import OAuthError, ScopeRequest, parse_scopes
+from .protocol import OAuthError, ScopeRequest, parse_scopes, parse_scopes_by_resource
 from .state import RefreshGrant
 from .tokens import client_capabilities
 
@@ -87,14 +87,23 @@ def _authorization_code(emu: Emulator, segment: str, form: dict[str, str], clien
     user = _user(emu, grant.user_oid)
     if emu.state.is_revoked(user.oid, grant.auth_time):
         raise _revoked_grant()
-    resource = emu.manifest.registration(grant.resource_key) if grant.resource_key else None
+    # The token request's scope names the one resource the token is for (a Microsoft extension:
+    # after consent to several resources at /authorize, the code is redeemed for one of them;
+    # two are refused with AADSTS28000). Naming none keeps the first resource of the authorization.
+    request = parse_scopes(emu.manifest, form.get("scope"), allow_empty=True)
+    if request.resource is None:
+        resource = emu.manifest.registration(grant.resource_key) if grant.resource_key else None
+        granted, response_scope = grant.granted, grant.response_scope
+    else:
+        resource = request.resource
+        granted, response_scope = _delegated_scopes(emu, request, user, client.registration, grant.tenant_key)
     return _user_tokens(
         emu,
         client=client,
         user=user,
         resource=resource,
-        scopes=grant.granted,
-        response_scope=grant.response_scope,
+        scopes=granted,
+        response_scope=response_scope,
         reserved=set(grant.reserved),
         sid=grant.sid,
         auth_time=grant.auth_time,
@@ -116,16 +125,20 @@ def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: Au
             grant = None
         reused = grant is not None and grant.used
         if grant is not None:
-            grant.used = True  # rotated on use: the old one is dead from here on
+            grant.used = True
     if grant is None:
         raise OAuthError("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: unknown refresh token.")
     if emu.state.is_revoked(grant.user_oid, grant.auth_time):
         raise _revoked_grant()
-    if reused:
+    # Entra answers with a new refresh token but does not revoke the one presented: it stays valid
+    # until it expires or the user's sessions are revoked. Refusing it is the emulator's opt-in
+    # strict mode (EmulatorState.single_use_refresh_tokens), never the default.
+    if reused and emu.state.single_use_refresh_tokens:
         raise OAuthError(
             "invalid_grant",
             70043,
-            "The refresh token has already been used; refresh tokens are rotated on each use. Sign in again.",
+            "The refresh token has already been used (the emulator's single_use_refresh_tokens test setting; "
+            "Entra itself keeps a used refresh token valid). Sign in again.",
         )
     if time.time() > grant.expires:
         raise OAuthError("invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity.")
@@ -159,7 +172,17 @@ def _client_credentials(emu: Emulator, segment: str, form: dict[str, str], clien
             "No tenant-identifying information found in either the request or implied by any provided credentials.",
         )
     emu.check_client_in_tenant(client.registration, tenant.key)
-    request = parse_scopes(emu.manifest, form.get("scope"))
+    requests = parse_scopes_by_resource(emu.manifest, form.get("scope"))
+    if len(requests) > 1:
+        # Client credentials with two resources' .default: Entra answers AADSTS70011, not 28000
+        # (a recorded answer in Azure/azure-sdk-for-net issue 9076).
+        raise OAuthError(
+            "invalid_scope",
+            70011,
+            "The provided request must include a 'scope' input parameter. The provided value for the input "
+            f"parameter 'scope' is not valid. The scope {form.get('scope')} is not valid.",
+        )
+    request = requests[0]
     if not request.is_default or request.reserved or request.resource is None:
         raise OAuthError(
             "invalid_scope",
@@ -224,7 +247,6 @@ def _on_behalf_of(emu: Emulator, segment: str, form: dict[str, str], client: Aut
             "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might "
             "have changed or reset their password, or an administrator revoked their sessions.",
             claims=challenge,
-            suberror="token_revoked",
         )
     request = parse_scopes(emu.manifest, form.get("scope"))
     tenant_key = user.tenant
@@ -265,12 +287,13 @@ def _user(emu: Emulator, oid: str) -> User:
 
 
 def _revoked_grant() -> OAuthError:
+    # No suberror: Entra's recorded AADSTS50173 answers carry error, error_codes and the ids only
+    # (e.g. Azure/azure-cli issue 16745), and "token_revoked" is no suberror MSAL knows.
     return OAuthError(
         "invalid_grant",
         50173,
         "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have "
         "changed or reset their password, or an administrator revoked their sessions.",
-        suberror="token_revoked",
     )
 
 

@@ -33,8 +33,10 @@ class OAuthError(Exception):
         self.claims = claims
         self.suberror = suberror
 
-    def body(self, correlation_id: str | None = None) -> dict:
-        trace_id = str(uuid.uuid4())
+    def body(self, correlation_id: str | None = None, trace_id: str | None = None) -> dict:
+        """The JSON error body; ``trace_id`` is the answer's ``x-ms-request-id``, ``correlation_id``
+        the client's ``client-request-id`` (each generated when not given)."""
+        trace_id = trace_id or str(uuid.uuid4())
         correlation_id = correlation_id or str(uuid.uuid4())
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
         body = {
@@ -72,16 +74,23 @@ class ScopeRequest:
         return [f"{self.prefix}/{v}" if self.prefix else v for v in sorted(values)]
 
 
-def parse_scopes(manifest: Manifest, raw: str | None, *, allow_empty: bool = False) -> ScopeRequest:
+def parse_scopes_by_resource(manifest: Manifest, raw: str | None, *, allow_empty: bool = False) -> list[ScopeRequest]:
+    """A ``scope`` parameter as one request per resource it names, in the order named.
+
+    The first request carries the reserved OIDC scopes (and is the only one when no resource is
+    named). Several resources are fine where Entra allows them: at ``/authorize``, where the user
+    consents to all of them at once (MSAL's "extra scopes to consent"); a token request takes one.
+    """
     items = (raw or "").split()
-    request = ScopeRequest()
     if not items and not allow_empty:
         raise OAuthError(
             "invalid_request", 90014, "The request body must contain the following parameter: 'scope'."
         )
+    reserved: set[str] = set()
+    by_resource: dict[str, ScopeRequest] = {}
     for item in items:
         if item in RESERVED_SCOPES:
-            request.reserved.add(item)
+            reserved.add(item)
             continue
         if "/" in item:
             prefix, _, value = item.rpartition("/")
@@ -100,14 +109,8 @@ def parse_scopes(manifest: Manifest, raw: str | None, *, allow_empty: bool = Fal
             resource = manifest.registration(GRAPH_RESOURCE_KEY)
             if resource is None:
                 raise OAuthError("invalid_scope", 70011, f"The provided value for scope {item} is not valid.")
-        if request.resource is not None and request.resource.key != resource.key:
-            raise OAuthError(
-                "invalid_request",
-                28000,
-                "Provided value for the input parameter scope is not valid because it contains more than one "
-                "resource. Scope " + " ".join(items) + " is not valid.",
-            )
-        request.resource, request.prefix = resource, prefix
+        request = by_resource.setdefault(resource.key, ScopeRequest(resource=resource))
+        request.prefix = prefix
         if value == ".default":
             request.is_default = True
         elif value not in resource.scope_values():
@@ -119,8 +122,26 @@ def parse_scopes(manifest: Manifest, raw: str | None, *, allow_empty: bool = Fal
             )
         else:
             request.values.append(value)
-    if request.is_default and request.values:
+    for request in by_resource.values():
+        if request.is_default and request.values:
+            raise OAuthError(
+                "invalid_scope", 70011, "The scope '.default' cannot be combined with other scopes of the same resource."
+            )
+    requests = list(by_resource.values()) or [ScopeRequest()]
+    requests[0].reserved = reserved
+    return requests
+
+
+def parse_scopes(manifest: Manifest, raw: str | None, *, allow_empty: bool = False) -> ScopeRequest:
+    """A token request's ``scope``: reserved scopes plus at most one resource's scopes."""
+    requests = parse_scopes_by_resource(manifest, raw, allow_empty=allow_empty)
+    if len(requests) > 1:
+        # A token is for one audience: Entra refuses several resources at the token endpoint
+        # (observed on redemption after a multi-resource /authorize: MSAL.js issue #1487).
         raise OAuthError(
-            "invalid_scope", 70011, "The scope '.default' cannot be combined with other scopes of the same resource."
+            "invalid_request",
+            28000,
+            "Provided value for the input parameter scope is not valid because it contains more than one "
+            "resource. Scope " + " ".join((raw or "").split()) + " is not valid.",
         )
-    return request
+    return requests[0]

@@ -12,14 +12,16 @@ from urllib.parse import urlencode
 
 import jwt
 from flask import Flask, Response, g, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from .core import Emulator
 from .grants import handle_token_request
-from .protocol import OAuthError, parse_scopes
+from .protocol import OAuthError, parse_scopes_by_resource
 from .state import ENDPOINTS, TOKEN_FAULTS, CodeGrant, EndpointFault, PendingAuthorization, SignInSession, TokenFault
 from .tokens import unverified_parts, verify_own_token
 
 SESSION_COOKIE = "emu_session"
+CLIENT_REQUEST_ID = "client-request-id"
 PROMPTS = frozenset({"login", "select_account", "consent", "none"})
 REDACTED_FORM_FIELDS = frozenset({"client_secret", "client_assertion", "assertion", "code", "refresh_token", "code_verifier"})
 
@@ -31,8 +33,15 @@ def create_emulator_app(emu: Emulator) -> Flask:
 
     @app.before_request
     def _faults_and_context():
-        g.correlation_id = request.headers.get("client-request-id") or str(uuid.uuid4())
+        # Every answer gets its own request id (x-ms-request-id), which error bodies call trace_id;
+        # the correlation id is the client's client-request-id when it sent one. Set before the
+        # body is read, so even a refused body (413) is answered with both.
+        g.request_id = str(uuid.uuid4())
         g.started = time.time()
+        g.client_request_id = None
+        g.correlation_id = str(uuid.uuid4())
+        g.client_request_id = _client_request_id()
+        g.correlation_id = g.client_request_id or g.correlation_id
         g.endpoint_name = _endpoint_name()
         if g.endpoint_name:
             fault = emu.state.endpoint_fault(g.endpoint_name)
@@ -47,6 +56,11 @@ def create_emulator_app(emu: Emulator) -> Flask:
     def _log(response: Response):
         if request.path.startswith(("/_emulator", "/static")):
             return response
+        response.headers["x-ms-request-id"] = g.request_id
+        if request.headers.get(CLIENT_REQUEST_ID) and g.client_request_id:
+            # Echoed when sent as a header (MSAL Python and MSAL.NET do; MSAL.NET compares it). A
+            # recorded Entra answer to MSAL Node, which sends it as a parameter, carries no echo.
+            response.headers[CLIENT_REQUEST_ID] = g.client_request_id
         entry = {
             "time": g.get("started", time.time()),
             "method": request.method,
@@ -54,8 +68,13 @@ def create_emulator_app(emu: Emulator) -> Flask:
             "endpoint": g.get("endpoint_name"),
             "status": response.status_code,
             "correlation_id": g.get("correlation_id"),
+            "client_request_id": g.get("client_request_id"),
+            "request_id": g.request_id,
         }
-        form = request.form if request.method == "POST" else request.args
+        try:
+            form = request.form if request.method == "POST" else request.args
+        except HTTPException:  # a refused body (413) has no fields to log, and must not become a 500
+            form = {}
         for key in ("grant_type", "client_id", "scope", "requested_token_use", "client_assertion_type", "prompt",
                     "response_mode", "code_challenge_method", "resource", "claims", "login_hint"):
             if key in form:
@@ -72,7 +91,7 @@ def create_emulator_app(emu: Emulator) -> Flask:
     @app.errorhandler(OAuthError)
     def _oauth_error(exc: OAuthError):
         g.error = {"error": exc.error, "code": exc.code}
-        return jsonify(exc.body(g.get("correlation_id"))), exc.status
+        return jsonify(exc.body(g.get("correlation_id"), g.get("request_id"))), exc.status
 
     # -- discovery and keys --------------------------------------------------------------
     @app.get("/<segment>/v2.0/.well-known/openid-configuration")
@@ -151,13 +170,16 @@ def create_emulator_app(emu: Emulator) -> Flask:
                 pending.params,
                 OAuthError("invalid_client", 700016, f"Application '{client.client_id}' is not available in the user's tenant."),
             )
-        resource = emu.manifest.registration(pending.resource_key) if pending.resource_key else None
-        if resource is not None:
-            missing = set(pending.resource_values) - emu.consented(user, user.tenant, client, resource)
+        asked = dict(pending.extra_consent)
+        if pending.resource_key:
+            asked[pending.resource_key] = pending.resource_values
+        for resource_key, values in asked.items():
+            resource = emu.manifest.registration(resource_key)
+            missing = set(values) - emu.consented(user, user.tenant, client, resource) if resource else set()
             if missing:
                 # The page showed the permissions; picking the account accepts them (user consent).
                 with emu.state.lock:
-                    emu.state.user_consent.setdefault((user.oid, client.key, resource.key), set()).update(missing)
+                    emu.state.user_consent.setdefault((user.oid, client.key, resource_key), set()).update(missing)
         session = _start_session(user, force_new=pending.params.get("prompt") == "login")
         return _issue_code(emu, pending, client, user, session)
 
@@ -254,6 +276,22 @@ def _emu() -> Emulator:
     return current_app.extensions["entra_emulator"]
 
 
+def _client_request_id() -> str | None:
+    """The correlation id the client sent: MSAL Python and MSAL.NET send a ``client-request-id``
+    header, MSAL.js and MSAL Node a ``client-request-id`` parameter. Only a GUID is taken (what
+    every MSAL sends), so the log never carries arbitrary client text."""
+    value = request.headers.get(CLIENT_REQUEST_ID) or request.args.get(CLIENT_REQUEST_ID)
+    if not value and request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        value = request.form.get(CLIENT_REQUEST_ID)
+    if not value or len(value) > 64:
+        return None
+    try:
+        uuid.UUID(value.strip())
+    except ValueError:
+        return None
+    return value.strip()
+
+
 def _endpoint_name() -> str | None:
     path = request.path
     if path.endswith("/.well-known/openid-configuration"):
@@ -293,7 +331,7 @@ def _fault_response(fault: EndpointFault) -> tuple[Response, int]:
             50196 if fault.status == 429 else 90033,
             "A transient error has occurred (emulated outage). Please try again.",
             status=fault.status,
-        ).body(g.get("correlation_id")))
+        ).body(g.get("correlation_id"), g.get("request_id")))
     if fault.retry_after is not None:
         response.headers["Retry-After"] = str(fault.retry_after)
     elif fault.body == "entra" and fault.status in (429, 503):
@@ -306,7 +344,8 @@ def _fault_response(fault: EndpointFault) -> tuple[Response, int]:
 
 def _error_page(exc: OAuthError):
     g.error = {"error": exc.error, "code": exc.code}
-    return render_template("error.html", error=exc, correlation_id=g.get("correlation_id")), exc.status
+    return render_template("error.html", error=exc, correlation_id=g.get("correlation_id"),
+                           request_id=g.get("request_id")), exc.status
 
 
 def _respond(params: dict[str, str], values: dict[str, str]):
@@ -321,7 +360,7 @@ def _respond(params: dict[str, str], values: dict[str, str]):
 
 def _redirect_error(params: dict[str, str], exc: OAuthError):
     g.error = {"error": exc.error, "code": exc.code}
-    body = exc.body(g.get("correlation_id"))
+    body = exc.body(g.get("correlation_id"), g.get("request_id"))
     values = {"error": exc.error, "error_description": body["error_description"], "error_uri": body["error_uri"]}
     if exc.suberror:
         values["error_subcode"] = exc.suberror
@@ -372,10 +411,14 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
                     raise ValueError
             except ValueError:
                 raise OAuthError("invalid_request", 90100, "The 'claims' parameter is not a valid JSON object.") from None
-        scopes = parse_scopes(emu.manifest, params.get("scope"))
+        # Several resources are allowed here: the user consents to all of them at once (MSAL's "extra
+        # scopes to consent"); the code is redeemed for one of them, and a token request naming two
+        # is refused there (AADSTS28000), as Entra does.
+        consent_requests = parse_scopes_by_resource(emu.manifest, params.get("scope"))
     except OAuthError as exc:
         return _redirect_error(params, exc)
 
+    scopes, extras = consent_requests[0], consent_requests[1:]
     pending = PendingAuthorization(
         tenant=segment,
         params=params,
@@ -384,6 +427,7 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         resource_key=scopes.resource.key if scopes.resource else None,
         resource_values=scopes.values,
         reserved=sorted(scopes.reserved),
+        extra_consent={extra.resource.key: extra.values for extra in extras},
     )
     session = _current_session()
     user = emu.manifest.user(session.user_oid) if session else None
@@ -393,9 +437,14 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
     hint = (hinted.username if hinted else raw_hint).lower()
     if user is not None and (not emu.user_can_sign_in(user, segment) or (hint and hint != user.username.lower())):
         user = None
-    missing = set()
-    if user is not None and scopes.resource is not None:
-        missing = set(scopes.values) - emu.consented(user, user.tenant, client, scopes.resource)
+    # What the signed-in user has not consented to yet, per resource (first one named first).
+    missing: dict[str, set[str]] = {}
+    if user is not None:
+        for asked in consent_requests:
+            if asked.resource is not None:
+                lacking = set(asked.values) - emu.consented(user, user.tenant, client, asked.resource)
+                if lacking:
+                    missing[asked.resource.key] = lacking
 
     if prompt == "none":
         if user is None or session is None:
@@ -404,7 +453,9 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
                 OAuthError("login_required", 50058, "A silent sign-in request was sent but no user is signed in."),
             )
         if missing:
-            return _redirect_error(params, emu.consent_error(client, missing, scopes.resource, error="interaction_required"))
+            key, lacking = next(iter(missing.items()))
+            resource = emu.manifest.registration(key)
+            return _redirect_error(params, emu.consent_error(client, lacking, resource, error="interaction_required"))
         return _issue_code(emu, pending, client, user, session)
     if prompt is None and user is not None and session is not None and not missing:
         return _issue_code(emu, pending, client, user, session)
@@ -415,7 +466,9 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
     # Unlisted (load-test) users stay off the page unless hinted; they can still be picked by name.
     candidates = [u for u in emu.manifest.users
                   if emu.user_can_sign_in(u, segment) and (u.listed or u.username.lower() == hint)]
-    resource = scopes.resource
+    # Each resource's permissions, listed on the page when any of them may need the user's consent.
+    consents = [(r.resource, [s for s in r.resource.scopes if s.value in r.values])
+                for r in consent_requests if r.resource is not None]
     return render_template(
         "authorize.html",
         emu=emu,
@@ -424,9 +477,9 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         request_id=request_id,
         users=candidates,
         hint=hint,
-        show_consent=prompt == "consent" or bool(missing) or resource is not None and _needs_user_consent(emu, client, resource, scopes.values),
-        permissions=[s for s in (resource.scopes if resource else []) if s.value in scopes.values],
-        resource=resource,
+        show_consent=prompt == "consent" or bool(missing)
+        or any(_needs_user_consent(emu, client, r.resource, r.values) for r in consent_requests if r.resource),
+        consents=[(resource, permissions) for resource, permissions in consents if permissions],
         claims=params.get("claims"),
     )
 

@@ -56,6 +56,8 @@ class PendingAuthorization:
     resource_values: list[str]
     reserved: list[str]
     created: float = field(default_factory=time.time)
+    # Scopes of further resources to consent to now ("extra scopes to consent"): resource key -> values.
+    extra_consent: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,7 +89,7 @@ class RefreshGrant:
     auth_time: int
     issued: float = field(default_factory=time.time)
     expires: float = field(default_factory=lambda: time.time() + REFRESH_TOKEN_LIFETIME)
-    used: bool = False
+    used: bool = False  # redeemed at least once (refused again only with single_use_refresh_tokens)
 
 
 @dataclass
@@ -134,6 +136,11 @@ class EmulatorState:
         # access_token_lifetime None: Entra's default, a random 60-90 minutes per token.
         self.settings: dict[str, int | None] = dict(DEFAULT_SETTINGS)
         self.token_versions: dict[str, int] = {}  # registration key -> access token version set at runtime
+        # Not Entra's default. Entra keeps a refresh token valid after it is used (Microsoft Learn,
+        # "Refresh tokens in the Microsoft identity platform"): a retry or a second instance holding
+        # the same one still gets tokens. This test-control setting makes a used refresh token
+        # refused (AADSTS70043), to prove code that must survive strict rotation and to show races.
+        self.single_use_refresh_tokens = False
         self.log: list[dict] = []
         self._seq = itertools.count(1)
         self.issued_by_uti: dict[str, dict] = {}
@@ -173,9 +180,7 @@ class EmulatorState:
             for s in self.sessions.values():
                 if s.user_oid == oid:
                     s.ended = True
-            for rt in self.refresh_tokens.values():
-                if rt.user_oid == oid:
-                    rt.used = True
+        # Refresh tokens need no marking: is_revoked() refuses every one issued for an earlier sign-in.
         return now
 
     def is_revoked(self, oid: str, issued_at: float) -> bool:
@@ -220,3 +225,4 @@ class EmulatorState:
             self.user_consent.clear()
             self.settings.update(DEFAULT_SETTINGS)
             self.token_versions.clear()
+            self.single_use_refresh_tokens = False

@@ -211,7 +211,6 @@ def test_token_endpoint_errors_carry_entra_fields(emulator, http):
         ({"prompt": "sometimes"}, "invalid_request", 90023),
         ({"code_challenge_method": "plain"}, "invalid_request", 501491),
         ({"scope": "openid api://nobody/Orders.Read"}, "invalid_resource", 500011),
-        ({"scope": f"{API_SCOPE_READ} https://graph.microsoft.com/User.Read"}, "invalid_request", 28000),
     ],
 )
 def test_authorize_errors_are_redirected_with_state(emulator, http, browser, params, error, code):

@@ -142,6 +142,14 @@ def test_client_credentials_scope_must_be_default(emulator, http, scope, error, 
     assert_entra_error(app.acquire_token_for_client([scope]), error, code)
 
 
+def test_client_credentials_for_two_resources_is_an_invalid_scope(emulator, http):
+    """Entra answers two resources' .default in one client-credentials request with AADSTS70011
+    (invalid_scope), not the AADSTS28000 of a user's token request."""
+    app = confidential_app(emulator, http, DAEMON_CLIENT_ID)
+    result = app.acquire_token_for_client([API_DEFAULT, "https://graph.microsoft.com/.default"])
+    assert_entra_error(result, "invalid_scope", 70011)
+
+
 def test_client_credentials_needs_a_tenant(emulator, http):
     app = confidential_app(emulator, http, DAEMON_CLIENT_ID, tenant="organizations")
     with pytest.warns(DeprecationWarning, match="specific tenant"):

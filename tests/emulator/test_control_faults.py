@@ -142,6 +142,7 @@ def test_faults_can_be_cleared(emulator, http, control):
         ("post", "/token-faults", {"fault": "expired", "token_type": "refresh_token"}, 400),
         ("post", "/settings", {"access_token_lifetime": 0}, 400),
         ("post", "/settings", {"id_token_lifetime": "1h"}, 400),
+        ("post", "/settings", {"single_use_refresh_tokens": "yes"}, 400),
         ("put", "/users/megan@contoso.example/roles", {"roles": "Orders.Admin"}, 400),
         ("put", "/users/nobody@contoso.example/roles", {"roles": []}, 404),
         ("post", "/users/nobody@contoso.example/revoke", {}, 404),

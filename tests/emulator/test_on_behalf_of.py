@@ -116,6 +116,7 @@ def test_revoked_session_needs_interaction_with_a_claims_challenge(control, api_
     revoked = control.revoke(MEGAN)
     result = api_app.acquire_token_on_behalf_of(assertion, [GRAPH_USER_READ])
     assert_entra_error(result, "interaction_required", 50173)
+    assert "suberror" not in result, "Entra sends no suberror with AADSTS50173"
     challenge = json.loads(result["claims"])
     assert challenge["access_token"]["nbf"] == {"essential": True, "value": str(revoked["revoked_at"])}
     # A token from a fresh sign-in after the revocation is accepted again.

@@ -1,8 +1,12 @@
 """Two workers refreshing one user's tokens at once must not lose the refresh token.
 
-Entra (and the emulator) rotate refresh tokens: redeeming one twice gets the second
-caller ``invalid_grant``, which would sign the user out. The app takes a short
-per-partition lock in Redis and re-reads the partition under it before refreshing.
+Entra answers each refresh with a new refresh token and keeps the old one valid (Microsoft
+Learn, "Refresh tokens in the Microsoft identity platform"), so against Entra a race costs a
+redundant refresh and one cache write overwriting another. An identity provider that rotates
+strictly refuses the second redemption with ``invalid_grant``, which would sign the user out.
+The app takes a short per-partition lock in Redis and re-reads the partition under it before
+refreshing, so it survives both. These tests turn on the emulator's strict mode
+(``single_use_refresh_tokens``, not Entra's default) explicitly: only there does a lost race show.
 """
 
 from __future__ import annotations
@@ -37,12 +41,18 @@ SHORT_LIFETIME = 60
 PER_INSTANCE = 6
 
 
+@pytest.fixture
+def strict_rotation(control):
+    """The emulator refuses a used refresh token (not Entra's default): what makes a lost race visible."""
+    assert control.settings(single_use_refresh_tokens=True)["single_use_refresh_tokens"] is True
+
+
 def refresh_grants(control, since: int) -> list[dict]:
     return [e for e in control.requests(since) if e.get("grant_type") == "refresh_token"]
 
 
 def test_two_instances_refreshing_one_user_at_once_keep_a_valid_refresh_token(start_app, new_browser, control,
-                                                                             emulator):
+                                                                             emulator, strict_rotation):
     control.settings(access_token_lifetime=SHORT_LIFETIME)
     first, second = start_app(), start_app()
     browser = new_browser()
@@ -62,8 +72,9 @@ def test_two_instances_refreshing_one_user_at_once_keep_a_valid_refresh_token(st
     assert [e for e in refresh_grants(control, mark) if e["status"] != 200] == []
 
 
-def test_two_refreshes_from_one_stale_cache_blob_lose_the_race(emulator, http, browser, control):
-    """What the lock prevents, with MSAL alone: two workers holding the same cache blob both refresh."""
+def test_two_refreshes_from_one_stale_cache_blob_lose_the_race(emulator, http, browser, control, strict_rotation):
+    """The control: what the lock prevents, with MSAL alone: two workers holding the same cache blob
+    both refresh, and under strict rotation the second loses."""
     control.settings(access_token_lifetime=SHORT_LIFETIME)
     cache = msal.SerializableTokenCache()
     app = confidential_app(emulator, http, WEB_CLIENT_ID, tenant="organizations", token_cache=cache)
@@ -88,8 +99,30 @@ def test_two_refreshes_from_one_stale_cache_blob_lose_the_race(emulator, http, b
     assert [e["status"] for e in refresh_grants(control, mark)] == [200, 400]
 
 
+def test_two_refreshes_from_one_stale_cache_blob_both_succeed_by_default(emulator, http, browser, control):
+    """Entra's own behaviour (the emulator's default): the old refresh token still works."""
+    control.settings(access_token_lifetime=SHORT_LIFETIME)
+    cache = msal.SerializableTokenCache()
+    app = confidential_app(emulator, http, WEB_CLIENT_ID, tenant="organizations", token_cache=cache)
+    flow = app.initiate_auth_code_flow([API_SCOPE_READ], redirect_uri=REDIRECT_URI, response_mode="form_post")
+    result = app.acquire_token_by_auth_code_flow(flow, authorization_response(pick_account(browser, flow["auth_uri"],
+                                                                                           MEGAN)))
+    assert "access_token" in result, result
+    blob = cache.serialize()
+    mark = control.last_seq()
+    for _ in range(2):
+        worker_cache = msal.SerializableTokenCache()
+        worker_cache.deserialize(blob)
+        worker = confidential_app(emulator, http, WEB_CLIENT_ID, tenant="organizations", token_cache=worker_cache)
+        [account] = worker.get_accounts()
+        outcome = worker.acquire_token_silent_with_error([API_SCOPE_READ], account)
+        assert outcome and outcome.get("token_source") == "identity_provider", outcome
+    assert [e["status"] for e in refresh_grants(control, mark)] == [200, 200]
+
+
 @pytest.mark.parametrize("lock", ["with the lock", "without the lock"])
-def test_the_partition_lock_serialises_refreshes_of_the_app(live, new_browser, control, monkeypatch, lock):
+def test_the_partition_lock_serialises_refreshes_of_the_app(live, new_browser, control, monkeypatch, lock,
+                                                            strict_rotation):
     """The app's own token acquisition, two threads from the same stale partition at once.
 
     Both threads read the partition before either refreshes (a barrier holds them). With the
