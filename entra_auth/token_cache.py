@@ -165,6 +165,10 @@ class RedisTokenCacheStore:
             log.warning("token cache partition stayed locked during sign-out; deleted without the lock")
         self._redis.delete(self.key(partition))
 
+    def drop(self, partition: str) -> None:
+        """Delete the partition while the caller holds its lock (``delete`` takes the lock itself)."""
+        self._redis.delete(self.key(partition))
+
     @contextmanager
     def locked(self, partition: str, *, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
         """A short per-partition lock, so two workers never redeem one refresh token twice."""

@@ -97,7 +97,9 @@ def test_the_partition_lock_serialises_refreshes_of_the_app(live, new_browser, c
     (the lock replaced by a no-op), both redeem the same refresh token and one user request fails.
     """
     control.settings(access_token_lifetime=SHORT_LIFETIME)
-    sign_in(new_browser(), live, MEGAN, "/orders")
+    browser = new_browser()
+    sign_in(browser, live, MEGAN, "/orders")
+    megan = signed_in_claims(live, browser)
     store, user_tokens = live.state.web.token_caches, live.state.web.user_tokens
     together = threading.Barrier(2, timeout=10)
     real_load_raw, real_load = store.load_raw, store.load
@@ -124,7 +126,7 @@ def test_the_partition_lock_serialises_refreshes_of_the_app(live, new_browser, c
 
     def acquire(_):
         try:
-            return user_tokens.acquire(MEGAN_PARTITION, [API_SCOPE_READ]).access_token
+            return user_tokens.acquire(MEGAN_PARTITION, [API_SCOPE_READ], signed_in=megan).access_token
         except InteractionRequired as exc:
             return exc
 
