@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import msal
+import msgspec
 import pytest
 
 from entra_auth.errors import InteractionRequired
@@ -35,6 +36,11 @@ SHORT_LIFETIME = 60
 # Parallel page loads per instance. Every one of them refreshes (60 s tokens), one at a time under
 # the lock, at about 0.15 s each here: 2 x 6 keeps the test short and still races twelve requests.
 PER_INSTANCE = 6
+
+
+def signed_in_claims(live, browser) -> dict:
+    """The claims the browser's session keeps: whom the web tier says the user signed in as."""
+    return msgspec.msgpack.decode(live.state.redis.get(f"session:{browser.cookie(SESSION_COOKIE)}"))["claims"]
 
 
 def refresh_grants(control, since: int) -> list[dict]:
