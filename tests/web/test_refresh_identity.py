@@ -198,3 +198,23 @@ def test_two_instances_refreshing_at_once_when_the_answer_is_for_someone_else(st
     assert not redis_client.keys("session:*")
     for live in (first, second):  # signed out on both
         assert_sent_to_sign_in(browser.http.get(f"{live.url}/orders", allow_redirects=False), emulator)
+
+
+def test_keys_unavailable_while_checking_a_refresh_is_an_outage_that_stores_nothing(start_app, user_browser, control,
+                                                                                    redis_client, short_tokens):
+    """A worker that has not loaded the signing keys yet cannot validate the refreshed ID token while the
+    keys endpoint is down: a 503 (not a sign-out, not a security event), and the unvalidated answer is not
+    stored: the partition stays exactly as it was."""
+    first, fresh = start_app(), start_app()
+    sign_in(user_browser, first, MEGAN, "/orders")
+    key = first.state.web.token_caches.key(MEGAN_PARTITION)
+    stored = redis_client.get(key)
+    mark = control.last_seq()
+    control.fault("jwks", mode="fail", status=503)
+
+    response = user_browser.http.get(f"{fresh.url}/orders", allow_redirects=False)
+
+    assert [e["status"] for e in refresh_answers(control, mark)] == [200], "the refresh itself was answered"
+    assert response.status_code == 503 and response.headers.get("Retry-After"), response.status_code
+    assert redis_client.get(key) == stored, "nothing of the unvalidated answer was stored"
+    assert redis_client.keys("session:*"), "an outage ends no session"
