@@ -218,3 +218,23 @@ def test_keys_unavailable_while_checking_a_refresh_is_an_outage_that_stores_noth
     assert response.status_code == 503 and response.headers.get("Retry-After"), response.status_code
     assert redis_client.get(key) == stored, "nothing of the unvalidated answer was stored"
     assert redis_client.keys("session:*"), "an outage ends no session"
+
+
+def test_every_session_of_the_user_ends_and_other_users_keep_theirs(live, new_browser, control, emulator,
+                                                                     redis_client, short_tokens):
+    """The refused refresh token lived in the partition all of the user's sessions share: all of them end
+    (laptop and phone), on the spot. Another user's session is untouched."""
+    laptop, phone, adele = new_browser(), new_browser(), new_browser()
+    sign_in(laptop, live, MEGAN, "/orders")
+    sign_in(phone, live, MEGAN, "/")
+    sign_in(adele, live, "adele@contoso.example", "/")
+    control.token_fault("other_tenant", client_id=WEB_CLIENT_ID, grant="refresh_token")
+
+    assert_sent_to_sign_in(laptop.http.get(f"{live.url}/orders", allow_redirects=False), emulator)
+
+    home = phone.http.get(f"{live.url}/", allow_redirects=False)
+    assert home.status_code == 200 and "Megan" not in home.text, "the phone's session ended too"
+    assert_sent_to_sign_in(phone.http.get(f"{live.url}/profile", allow_redirects=False), emulator)
+    assert len(redis_client.keys("session:*")) == 1, "only Adele's session is left"
+    page = adele.http.get(f"{live.url}/profile", allow_redirects=False)
+    assert page.status_code == 200 and "Adele Vance" in page.text, "another user's session is not touched"
