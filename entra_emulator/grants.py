@@ -10,11 +10,11 @@ import time
 import jwt
 from flask import g
 
+from . import refresh_faults
 from .client_auth import AuthenticatedClient, authenticate
 from .core import Emulator
 from .manifest import Registration, User
 from .pki import b64url
-from . import refresh_faults
 from .protocol import OAuthError, ScopeRequest, parse_scopes
 from .state import RefreshGrant
 
