@@ -22,6 +22,7 @@ from entra_auth.errors import (
     IdentityProviderUnavailable,
     InteractionRequired,
     ProviderError,
+    RefreshedIdentityRefused,
     SignInFailed,
 )
 from entra_auth.flask_ext import entra_state
@@ -76,6 +77,26 @@ def register(app: Flask) -> None:
             return begin_sign_in(next_path, scopes=exc.scopes or None, claims=exc.claims)
         except (EntraAuthError, redis.RedisError, TokenCacheBusy) as failure:
             # An error inside an error handler would be Flask's bare 500: hand it to its own handler.
+            return app.handle_user_exception(failure)
+
+    @app.errorhandler(RefreshedIdentityRefused)
+    def _refresh_switched_user(exc: RefreshedIdentityRefused):
+        # The user's token cache answered for someone else, or with an ID token that failed validation:
+        # its tokens were neither used nor stored, and the cache is gone. Every session of this user
+        # relied on that one cache, so all of them end (on every worker), and this browser signs in
+        # afresh. Only the identity provider's answer can cause this, never another user's request, so
+        # it is no lever for signing anyone out.
+        oid, _, tid = exc.partition.partition(".")
+        security_log.warning("refresh refused: %s; the user's sessions end (oid=%s tid=%s request_id=%s)",
+                             exc.reason, oid, tid, g.get("request_id"))
+        next_path = current_path() if request.method == "GET" else request.path
+        web = entra_state().web
+        try:
+            web.sessions.end(session)
+            web.sessions.end_indexed("user", exc.partition)
+            g.pop("entra_user", None)  # no login_hint for the user whose session just ended
+            return begin_sign_in(next_path)
+        except (EntraAuthError, redis.RedisError, TokenCacheBusy) as failure:
             return app.handle_user_exception(failure)
 
     @app.errorhandler(SignInFailed)

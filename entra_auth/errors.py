@@ -69,3 +69,13 @@ class ProviderError(EntraAuthError):
         self.error = error
         self.correlation_id = correlation_id
         self.trace_id = trace_id
+
+
+class RefreshedIdentityRefused(EntraAuthError):
+    """A refresh answered for someone else, or with an ID token that failed validation (OpenID
+    Connect Core §12.2): none of its tokens were used or stored, the user's token cache
+    ``partition`` is dropped, and the web tier ends the user's sessions and signs them in again."""
+
+    def __init__(self, reason: str, *, partition: str):
+        super().__init__(reason)
+        self.partition = partition

@@ -98,18 +98,18 @@ def roles_required(*roles: str) -> Callable:
 def access_token_for(scopes: list[str]) -> str:
     """The signed-in user's access token for ``scopes`` (refreshed if needed).
 
-    A refresh that brought a new ID token updates the session's claims, so
-    app roles follow the directory.
+    A refresh that brought a new ID token (validated, and checked to name this
+    same user) updates the session's claims, so app roles follow the directory.
+    A refresh that answered for anyone else raises ``RefreshedIdentityRefused``
+    (the web tier ends the user's sessions and signs them in again).
     """
     user = _load_user()
     if user is None:
         raise InteractionRequired("not signed in", scopes=scopes)
-    acquired = entra_state().web.user_tokens.acquire(user.partition, scopes)
+    acquired = entra_state().web.user_tokens.acquire(user.partition, scopes, signed_in=user.claims)
     if acquired.refreshed_claims is not None:
-        claims = kept_claims(acquired.refreshed_claims)
-        if claims.get("oid") == user.oid and claims.get("tid") == user.tid:
-            session["claims"] = claims
-            g.pop("entra_user", None)
+        session["claims"] = kept_claims(acquired.refreshed_claims)
+        g.pop("entra_user", None)
     return acquired.access_token
 
 

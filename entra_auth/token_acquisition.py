@@ -9,6 +9,13 @@ workers never redeem one refresh token twice. Entra keeps a used refresh token
 valid, so there a race would cost a redundant refresh and one cache write
 overwriting the other; under strict rotation (the emulator's
 ``single_use_refresh_tokens`` test setting) the loser would be signed out.
+
+What a refresh brings back is checked before anything of it is used or stored
+(refreshed_identity.py): its ID token is validated as at sign-in and must name
+the signed-in user, and every token it left in the cache must be that user's.
+MSAL writes a response into the cache it was given; the cache loaded under the
+lock is a private copy until it is saved, so a refused answer is simply never
+saved, and the partition whose refresh token produced it is dropped.
 """
 
 from __future__ import annotations
@@ -16,15 +23,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import msal
 
-from .errors import IdentityProviderUnavailable, InteractionRequired, InvalidToken, SignInFailed
+from .errors import InteractionRequired, InvalidToken, RefreshedIdentityRefused, SignInFailed
 from .id_tokens import IdTokenValidator
 from .jwt_validation import ValidatedToken
 from .msal_apps import MsalAppFactory, NetworkNeeded
 from .msal_errors import error_from_result, msal_call
+from .refreshed_identity import check_cache_holds_only, check_same_user
 from .token_cache import LeaseLost, PartitionCache, RedisTokenCacheStore
 
 log = logging.getLogger(__name__)
@@ -107,11 +117,17 @@ class UserTokens:
         return SignInResult(validated, partition)
 
     # -- silent acquisition ------------------------------------------------------------------------
-    def acquire(self, partition: str, scopes: list[str]) -> AcquiredToken:
+    def acquire(self, partition: str, scopes: list[str], *, signed_in: Mapping[str, Any]) -> AcquiredToken:
         """An access token for ``scopes`` from the user's cache, refreshed when needed.
 
+        ``signed_in``: the claims kept from the user's sign-in (the session's);
+        a refresh must answer for that user (``iss``, ``sub``, ``oid``, ``tid``).
+
         Raises ``InteractionRequired`` when only a sign-in can help (no account,
-        refresh token expired or revoked, scope not consented).
+        refresh token expired or revoked, scope not consented), and
+        ``RefreshedIdentityRefused`` when a refresh answered for someone else or
+        with an invalid ID token: nothing of it was used or stored, and the
+        partition is gone.
 
         The partition is read from Redis on every call (another worker may have
         refreshed it, or the user signed out). When its bytes are exactly those
@@ -127,7 +143,7 @@ class UserTokens:
             return remembered[2]
         cache = self._store.parse(partition, raw)
         try:
-            acquired = self._silent(self._apps.offline(cache), cache, scopes)
+            acquired = self._silent(self._apps.offline(cache), cache, scopes, signed_in)
         except NetworkNeeded:
             pass
         else:
@@ -135,19 +151,26 @@ class UserTokens:
                 self._remember(key, digest, acquired)
             return acquired
         with self._store.locked(partition) as lease:
-            cache = self._store.load(partition)
+            cache = self._store.load(partition)  # private until saved: MSAL writes the refresh's answer here
             try:
-                return self._silent(self._apps.build(cache), cache, scopes)
-            finally:
-                try:
-                    self._store.save(cache, lease=lease)
-                except LeaseLost:
-                    # Another worker holds the partition now and may have written newer tokens:
-                    # ours serve this request only (Entra's refresh tokens survive their use).
-                    log.warning("a token refresh outlasted its lock; its write was dropped")
+                acquired = self._silent(self._apps.build(cache), cache, scopes, signed_in)
+            except RefreshedIdentityRefused:
+                # Its refresh token answered for someone else (or with a forged ID token): nothing in
+                # the partition can be trusted. Dropped under the lock, before another worker uses it.
+                self._store.drop(partition)
+                raise
+            # Saved only once accepted: an answer that failed (an outage while validating it, too)
+            # leaves the partition exactly as it was. Written only while the lease is still ours.
+            try:
+                self._store.save(cache, lease=lease)
+            except LeaseLost:
+                # Another worker holds the partition now and may have written newer tokens:
+                # ours serve this request only (Entra's refresh tokens survive their use).
+                log.warning("a token refresh outlasted its lock; its write was dropped")
+            return acquired
 
     def _silent(self, app: msal.ConfidentialClientApplication, cache: PartitionCache,
-                scopes: list[str]) -> AcquiredToken:
+                scopes: list[str], signed_in: Mapping[str, Any]) -> AcquiredToken:
         account = next((a for a in app.get_accounts() if a.get("home_account_id") == cache.partition), None)
         if account is None:
             raise InteractionRequired("no cached account", scopes=scopes)
@@ -157,13 +180,30 @@ class UserTokens:
         if "error" in result:
             raise error_from_result(result, scopes=scopes)
         refreshed = None
-        if result.get("token_source") == "identity_provider" and isinstance(result.get("id_token"), str):
-            # A refresh brings a new ID token: app roles follow it (a role removed is gone).
-            try:
-                refreshed = self._id_tokens.validate(result["id_token"], nonce=None).claims
-            except (InvalidToken, IdentityProviderUnavailable):  # it must not cost the access token
-                log.warning("the ID token of a refresh failed validation; session claims left as they were")
+        if result.get("token_source") == "identity_provider":
+            refreshed = self._accept_refresh(result, cache, signed_in)
         return AcquiredToken(result["access_token"], int(result.get("expires_in", 0)), refreshed)
+
+    def _accept_refresh(self, result: dict, cache: PartitionCache, signed_in: Mapping[str, Any]) -> dict | None:
+        """The refreshed ID token's validated claims (None when the answer had none); raises
+        ``RefreshedIdentityRefused`` for an answer that is not the signed-in user's.
+
+        ``IdentityProviderUnavailable`` (keys cannot be fetched to validate it) passes through:
+        an outage, answered 503, and the unvalidated answer is not stored either.
+        """
+        check_cache_holds_only(cache, cache.partition)
+        if "id_token" not in result:
+            return None  # OIDC Core 12.2 allows it; the tokens are the user's (checked just above)
+        id_token = result["id_token"]
+        try:
+            if not isinstance(id_token, str):
+                raise InvalidToken("not a JWT")
+            claims = self._id_tokens.validate(id_token, nonce=None).claims  # as at sign-in; a refresh has no nonce
+        except InvalidToken as exc:
+            raise RefreshedIdentityRefused(f"the refreshed ID token is invalid ({exc.reason})",
+                                           partition=cache.partition) from None
+        check_same_user(claims, signed_in, cache.partition)
+        return claims  # app roles follow it (a role removed is gone)
 
     def _remember(self, key: tuple, digest: bytes, acquired: AcquiredToken) -> None:
         # Until MSAL's own refresh margin (5 minutes before expiry) comes near, and never long.

@@ -214,6 +214,10 @@ class RedisTokenCacheStore:
             log.warning("token cache partition stayed locked during sign-out; deleted without the lock")
         self._redis.delete(self.key(partition))
 
+    def drop(self, partition: str) -> None:
+        """Delete the partition while the caller holds its lock (``delete`` takes the lock itself)."""
+        self._redis.delete(self.key(partition))
+
     @contextmanager
     def locked(self, partition: str, *, wait: float = LOCK_WAIT_SECONDS,
                timeout: float | None = None) -> Iterator[Lease]:

@@ -14,7 +14,16 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from .core import Emulator
-from .state import ENDPOINTS, FAULT_BODIES, NON_JSON_FAULT_ENDPOINTS, TOKEN_FAULTS, EndpointFault, TokenFault
+from .state import (
+    ENDPOINTS,
+    FAULT_BODIES,
+    FAULT_GRANTS,
+    NON_JSON_FAULT_ENDPOINTS,
+    REFRESH_IDENTITY_FAULTS,
+    TOKEN_FAULTS,
+    EndpointFault,
+    TokenFault,
+)
 
 bp = Blueprint("emulator_control", __name__, url_prefix="/_emulator")
 
@@ -171,15 +180,21 @@ def clear_faults():
 def add_token_fault():
     body = _body()
     kind = body.get("fault")
-    if kind not in TOKEN_FAULTS:
-        return _bad(f"fault must be one of {sorted(TOKEN_FAULTS)}")
+    if kind not in TOKEN_FAULTS | REFRESH_IDENTITY_FAULTS:
+        return _bad(f"fault must be one of {sorted(TOKEN_FAULTS | REFRESH_IDENTITY_FAULTS)}")
     token_type = body.get("token_type", "any")
     if token_type not in ("any", "id_token", "access_token"):
         return _bad("token_type must be any, id_token or access_token")
+    # "grant": only the answer of that grant carries the fault (e.g. a refresh's ID token, not a sign-in's).
+    grant = body.get("grant", "refresh_token" if kind in REFRESH_IDENTITY_FAULTS else "any")
+    if grant not in FAULT_GRANTS:
+        return _bad(f"grant must be one of {sorted(FAULT_GRANTS)}")
+    if kind in REFRESH_IDENTITY_FAULTS and (grant != "refresh_token" or token_type == "access_token"):
+        return _bad(f"{kind} is a fault of the refresh_token grant, for token_type any or id_token")
     emu = _emu()
     with emu.state.lock:
-        emu.state.token_faults.append(TokenFault(kind, token_type, body.get("client_id")))
-    return jsonify({"fault": kind, "token_type": token_type, "client_id": body.get("client_id")}), 201
+        emu.state.token_faults.append(TokenFault(kind, token_type, body.get("client_id"), grant))
+    return jsonify({"fault": kind, "token_type": token_type, "client_id": body.get("client_id"), "grant": grant}), 201
 
 
 @bp.post("/settings")

@@ -10,6 +10,7 @@ import time
 import jwt
 from flask import g
 
+from . import refresh_faults
 from .client_auth import AuthenticatedClient, authenticate
 from .core import Emulator
 from .manifest import Registration, User
@@ -145,10 +146,12 @@ def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: Au
     user = _user(emu, grant.user_oid)
     request = parse_scopes(emu.manifest, form.get("scope"), allow_empty=True)
     granted, response_scope = _delegated_scopes(emu, request, user, client.registration, grant.tenant_key)
-    return _user_tokens(
+    # Tests only: an answer that describes someone else, which the client must refuse.
+    switch = refresh_faults.take(emu.state, emu.manifest, client.registration.client_id, user)
+    response = _user_tokens(
         emu,
         client=client,
-        user=user,
+        user=switch.answering_user(user) if switch else user,
         resource=request.resource,
         scopes=granted,
         response_scope=response_scope,
@@ -160,6 +163,7 @@ def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: Au
         want_client_info=form.get("client_info") == "1",
         capabilities=client_capabilities(form.get("claims")),
     )
+    return switch.finish(response, emu.issuer, client.registration, grant.sid) if switch else response
 
 
 # -- client credentials --------------------------------------------------------------------------
@@ -367,7 +371,7 @@ def _user_tokens(
         response.update(access_token=token, expires_in=lifetime, ext_expires_in=lifetime)
     if "openid" in reserved:
         response["id_token"] = emu.issuer.id_token(
-            user=user, client=client.registration, nonce=nonce, sid=sid, acrs=acrs
+            user=user, client=client.registration, nonce=nonce, sid=sid, acrs=acrs, grant=grant_name
         )
     if "offline_access" in reserved:
         response["refresh_token"] = emu.state.new_refresh_token(

@@ -36,6 +36,14 @@ TOKEN_FAULTS = frozenset(
         "hs256_public_key",
     }
 )
+# Faults of a refresh grant's answer: it describes another user (of the same tenant, or of another
+# tenant), as if the refresh token were someone else's. With token_type "any" the whole answer (access,
+# ID and refresh token, client_info) is that user's; with "id_token" only its ID token.
+REFRESH_IDENTITY_FAULTS = frozenset({"other_user", "other_tenant"})
+# The grants a token fault can be scoped to ("any": the next matching token, whatever the grant).
+FAULT_GRANTS = frozenset(
+    {"any", "authorization_code", "refresh_token", "on_behalf_of", "client_credentials", "managed_identity"}
+)
 ENDPOINTS = frozenset({"discovery", "jwks", "authorize", "token", "logout", "msi", "graph"})
 # What a failing endpoint's body looks like. "entra": Entra's own JSON error. The others are not
 # Entra at all but what sits in front of it can send (a proxy's maintenance page, a captive portal,
@@ -119,6 +127,7 @@ class TokenFault:
     kind: str
     token_type: str = "any"  # "id_token", "access_token" or "any"
     client_id: str | None = None
+    grant: str = "any"  # the grant whose answer carries it: "authorization_code", "refresh_token"... or "any"
 
 
 class EmulatorState:
@@ -207,12 +216,21 @@ class EmulatorState:
                 fault.remaining -= 1
             return fault
 
-    def take_token_fault(self, token_type: str, client_id: str) -> str | None:
+    def take_token_fault(self, token_type: str, client_id: str, grant: str | None = None) -> str | None:
         with self.lock:
             for i, fault in enumerate(self.token_faults):
-                if fault.token_type in ("any", token_type) and fault.client_id in (None, client_id):
+                if fault.kind not in REFRESH_IDENTITY_FAULTS and fault.token_type in ("any", token_type) \
+                        and fault.client_id in (None, client_id) and fault.grant in ("any", grant):
                     del self.token_faults[i]
                     return fault.kind
+        return None
+
+    def take_refresh_identity_fault(self, client_id: str) -> TokenFault | None:
+        """The next ``other_user``/``other_tenant`` fault for a refresh grant of ``client_id``, taken."""
+        with self.lock:
+            for i, fault in enumerate(self.token_faults):
+                if fault.kind in REFRESH_IDENTITY_FAULTS and fault.client_id in (None, client_id):
+                    return self.token_faults.pop(i)
         return None
 
     def reset(self) -> None:

@@ -157,6 +157,7 @@ class TokenIssuer:
         sid: str,
         auth_time: int | None = None,
         acrs: list[str] | None = None,
+        grant: str = "authorization_code",
     ) -> str:
         tenant = self.manifest.tenant_by_key(user.tenant)
         claims = self._base(tenant.id, self.state.settings["id_token_lifetime"], user.oid)
@@ -178,7 +179,7 @@ class TokenIssuer:
             claims["roles"] = roles
         if acrs:
             claims["acrs"] = acrs
-        return self._sign(claims, "id_token", client.client_id, grant="authorization_code")
+        return self._sign(claims, "id_token", client.client_id, grant=grant)
 
     def delegated_access_token(
         self,
@@ -284,7 +285,7 @@ class TokenIssuer:
 
     # -- signing, with faults ---------------------------------------------------------
     def _sign(self, claims: dict, token_type: str, client_id: str, *, grant: str, graph_nonce: bool = False) -> str:
-        fault = self.state.take_token_fault(token_type, client_id)
+        fault = self.state.take_token_fault(token_type, client_id, grant)
         key = self.keys.active
         # Header order as Entra writes it. v2.0 carries kid only; v1.0 also the legacy x5t
         # (access-token-claims-reference, id-token-claims-reference: "x5t ... only in v1.0").

@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import msal
+import msgspec
 import pytest
 
 from entra_auth.errors import InteractionRequired
@@ -45,6 +46,11 @@ PER_INSTANCE = 6
 def strict_rotation(control):
     """The emulator refuses a used refresh token (not Entra's default): what makes a lost race visible."""
     assert control.settings(single_use_refresh_tokens=True)["single_use_refresh_tokens"] is True
+
+
+def signed_in_claims(live, browser) -> dict:
+    """The claims the browser's session keeps: whom the web tier says the user signed in as."""
+    return msgspec.msgpack.decode(live.state.redis.get(f"session:{browser.cookie(SESSION_COOKIE)}"))["claims"]
 
 
 def refresh_grants(control, since: int) -> list[dict]:
@@ -130,7 +136,9 @@ def test_the_partition_lock_serialises_refreshes_of_the_app(live, new_browser, c
     (the lock replaced by a no-op), both redeem the same refresh token and one user request fails.
     """
     control.settings(access_token_lifetime=SHORT_LIFETIME)
-    sign_in(new_browser(), live, MEGAN, "/orders")
+    browser = new_browser()
+    sign_in(browser, live, MEGAN, "/orders")
+    megan = signed_in_claims(live, browser)
     store, user_tokens = live.state.web.token_caches, live.state.web.user_tokens
     together = threading.Barrier(2, timeout=10)
     real_load_raw, real_load = store.load_raw, store.load
@@ -157,7 +165,7 @@ def test_the_partition_lock_serialises_refreshes_of_the_app(live, new_browser, c
 
     def acquire(_):
         try:
-            return user_tokens.acquire(MEGAN_PARTITION, [API_SCOPE_READ]).access_token
+            return user_tokens.acquire(MEGAN_PARTITION, [API_SCOPE_READ], signed_in=megan).access_token
         except InteractionRequired as exc:
             return exc
 
