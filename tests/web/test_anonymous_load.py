@@ -253,3 +253,20 @@ def test_the_limit_is_configurable(start_app, redis_client):
     live = start_app(SIGNIN_RATE_LIMIT="3 per minute")
     client = live.app.test_client(use_cookies=False)
     assert [client.get("/auth/login").status_code for _ in range(4)] == [302, 302, 302, 429]
+    # One count for every way in to sign-in: an anonymous visit to a page that needs it too.
+    assert_too_many_page(client.get("/orders"))
+
+
+def test_the_limit_fails_closed_when_its_counter_cannot_be_reached(live, redis_client):
+    """On a cluster the counter and the flows live on different nodes: with the counter's node out,
+    failing open would let a flood write flows to the others. The start is the 503 page instead."""
+    import redis
+
+    storage = live.app.extensions["entra_auth.rate_limits"].limiter.storage
+    storage.storage = redis.Redis(port=free_port(), socket_timeout=1, socket_connect_timeout=1)
+    storage.initialize_storage("")  # its scripts are bound to the client
+    client = live.app.test_client(use_cookies=False)
+    response = client.get("/auth/login?next=/orders")
+    assert response.status_code == 503 and "Temporarily unavailable" in response.get_data(as_text=True)
+    assert response.headers.get("Retry-After", "").isdigit()
+    assert redis_client.keys("signin:*") == [], "nothing was written while the count was unknown"
