@@ -47,15 +47,13 @@ UNKNOWN_ADDRESS = "unknown"  # never empty: Flask-Limiter skips a limit whose ke
 @dataclass
 class RateLimits:
     limiter: Limiter
-    sign_in_starts: RouteLimit
+    sign_in_starts: RouteLimit | None  # the web tier's (None in an API-only deployment)
 
 
 def init_app(app: Flask, client: Any) -> RateLimits:
     """Build the app's limiter over ``client`` (redis_client.connect's); nothing connects here."""
     if EXTENSION_KEY in app.extensions:
         raise RuntimeError("rate limits are already initialised on this app")
-    sign_in_limit = app.config["SIGNIN_RATE_LIMIT"]
-    parse_many(sign_in_limit)  # config.py refused a bad one already; an unparsable limit would be skipped
     limiter = Limiter(
         key_func=client_address,
         storage_uri=f"{SCHEME}://",
@@ -66,9 +64,14 @@ def init_app(app: Flask, client: Any) -> RateLimits:
         headers_enabled=False,  # Retry-After on the 429 only, from too_many_requests_retry_after()
     )
     limiter.init_app(app)
-    limits = RateLimits(limiter, limiter.shared_limit(
-        sign_in_limit, scope=SIGN_IN_SCOPE,
-        error_message="Too many sign-in attempts came from your network in a short time."))
+    sign_in_starts = None
+    if "web" in app.config["ENABLED_BLUEPRINTS"]:
+        sign_in_limit = app.config["SIGNIN_RATE_LIMIT"]
+        parse_many(sign_in_limit)  # config.py refused a bad one already; Flask-Limiter would skip it (no limit)
+        sign_in_starts = limiter.shared_limit(
+            sign_in_limit, scope=SIGN_IN_SCOPE,
+            error_message="Too many sign-in attempts came from your network in a short time.")
+    limits = RateLimits(limiter, sign_in_starts)
     app.extensions[EXTENSION_KEY] = limits
     return limits
 
