@@ -28,9 +28,9 @@ import redis
 from .errors import SignInFailed
 
 FLOW_TTL_SECONDS = 600  # Entra's authorization codes live ten minutes; a sign-in page left longer starts again
-# MSAL's flow with its authorize URL is about 1.5 KB; a claims challenge or a long `next` adds some.
-# Anything near this bound is an oddity or an attack, and it caps what a flood can store per key.
-MAX_FLOW_BYTES = 8 * 1024
+# MSAL's flow with its authorize URL is about 1.4 KB; at most 8 KB more of `next` (2,000 characters,
+# safe_next) and 5.4 KB of form drafts (3 fields of 600) fit too. Past it is an oddity or an attack.
+MAX_FLOW_BYTES = 16 * 1024
 MAX_BROWSER_KEY_CHARS = 100  # token_urlsafe(32) is 43: anything longer is not ours
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ class PendingSignIn:
     # session that started the sign-in travels here instead.
     previous_session: str | None = None  # ended at the callback, whoever signs in
     carry: dict = field(default_factory=dict)  # unsent form drafts, restored if the same user comes back
+
+
+def _encoded(pending: PendingSignIn) -> bytes:
+    # UTF-8, not \u escapes: a non-ASCII `next` or draft costs 2-4 bytes a character, not 6-12.
+    return json.dumps(asdict(pending), ensure_ascii=False).encode()
 
 
 class SignInFlowStore:
@@ -77,14 +82,14 @@ class SignInFlowStore:
 
     def _bounded(self, pending: PendingSignIn) -> bytes:
         """The stored form, at most ``MAX_FLOW_BYTES``: unsent drafts go first, then the return path."""
-        data = json.dumps(asdict(pending)).encode()
+        data = _encoded(pending)
         if len(data) > MAX_FLOW_BYTES and pending.carry:
             log.warning("sign-in flow of %d bytes: the unsent form drafts are not carried through sign-in", len(data))
             pending = dataclasses.replace(pending, carry={})
-            data = json.dumps(asdict(pending)).encode()
+            data = _encoded(pending)
         if len(data) > MAX_FLOW_BYTES and pending.next_path != "/":
             pending = dataclasses.replace(pending, next_path="/")  # back home instead, as for an unsafe `next`
-            data = json.dumps(asdict(pending)).encode()
+            data = _encoded(pending)
         if len(data) > MAX_FLOW_BYTES:
             raise SignInFailed(f"the sign-in request is too large ({len(data)} bytes)")
         return data

@@ -23,7 +23,8 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from entra_auth.signin_flows import FLOW_TTL_SECONDS, MAX_FLOW_BYTES
+from entra_auth.errors import SignInFailed
+from entra_auth.signin_flows import FLOW_TTL_SECONDS, MAX_FLOW_BYTES, PendingSignIn, SignInFlowStore
 from localdev.embedded_redis import free_port
 from tests.conftest import app_settings
 
@@ -171,16 +172,34 @@ def test_a_browser_restarting_sign_in_replaces_its_pending_flow(live, redis_clie
     assert json.loads(redis_client.get(key))["next_path"] == "/orders"
 
 
-def test_a_flow_never_exceeds_its_byte_bound_and_an_oversized_return_path_goes_home(live, redis_client):
+def test_the_largest_anonymous_sign_in_start_stays_within_the_byte_bound(live, redis_client):
     client = live.app.test_client(use_cookies=False)
-    ordinary = "/orders?" + "q=" + "a" * 1900
-    assert client.get(f"/auth/login?next={quote(ordinary)}").status_code == 302
-    huge = "/orders?q=" + "\u00e9" * 1990  # 2000 characters; each stored as a six-byte JSON escape
-    assert client.get(f"/auth/login?next={quote(huge)}").status_code == 302
-    stored = [json.loads(redis_client.get(key)) for key in redis_client.keys("signin:*")]
-    sizes = [redis_client.strlen(key) for key in redis_client.keys("signin:*")]
-    assert max(sizes) <= MAX_FLOW_BYTES, sizes
-    assert sorted(flow["next_path"] for flow in stored) == sorted(["/", ordinary])
+    widest = "/orders?q=" + "\U0001F600" * 1990  # 2,000 characters (safe_next's most), 4 UTF-8 bytes each
+    assert client.get(f"/auth/login?next={quote(widest)}").status_code == 302
+    [key] = redis_client.keys("signin:*")
+    assert redis_client.strlen(key) <= MAX_FLOW_BYTES
+    assert json.loads(redis_client.get(key))["next_path"] == widest, "it fits: kept whole"
+
+
+@pytest.mark.parametrize("oversized, kept", [
+    ({"carry": {"draft:order": {"note": "x" * 20_000}}}, {"carry": {}, "next_path": "/orders"}),
+    ({"next_path": "/orders?q=" + "x" * 20_000}, {"next_path": "/"}),
+])
+def test_a_flow_over_the_byte_bound_drops_its_drafts_then_its_return_path(redis_client, oversized, kept):
+    store = SignInFlowStore(redis_client)
+    pending = PendingSignIn(flow={"state": "s"}, **{"next_path": "/orders", **oversized})
+    key = store.save(pending)
+    [stored_key] = redis_client.keys("signin:*")
+    assert redis_client.strlen(stored_key) <= MAX_FLOW_BYTES
+    taken = store.take(key)
+    assert taken is not None and {name: getattr(taken, name) for name in kept} == kept
+
+
+def test_a_flow_that_cannot_be_brought_under_the_bound_is_refused_and_not_stored(redis_client):
+    store = SignInFlowStore(redis_client)
+    with pytest.raises(SignInFailed, match="too large"):
+        store.save(PendingSignIn(flow={"state": "s"}, claims="c" * 20_000))
+    assert redis_client.keys("signin:*") == []
 
 
 def test_an_untrusted_forwarded_for_does_not_change_the_limited_address(start_app, redis_client):
