@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import redis
 from flask import Flask, g, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -24,7 +25,7 @@ import config
 import http_hardening
 import logging_setup
 from blueprints import api, auth, error_pages, health, web, web_errors
-from entra_auth import flask_ext
+from entra_auth import flask_ext, flask_rate_limits
 from entra_auth.flask_web import current_user
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     # Order matters: before-request hooks run as registered (request id, then the session
     # guard, then CSRF), so every answer, even a refused form, carries its reference.
     _register_request_id(app)
-    flask_ext.init_app(app, _redis_url(app), _token_cache_keys(app))
+    state = flask_ext.init_app(app, _redis_url(app), _token_cache_keys(app))
+    flask_rate_limits.init_app(app, state.redis)  # per-address limits (sign-in starts), counted in the same Redis
     if "web" in app.config["ENABLED_BLUEPRINTS"]:
         web_errors.guard_session(app)
     http_hardening.init_app(app)
@@ -149,6 +151,15 @@ def _register_error_pages(app: Flask) -> None:
         return error_pages.render_error_page(
             400, "This form has expired", "The form was missing its security token or it no longer matches your "
                                           "session. Go back, reload the page and try again.")
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many_requests(exc: RateLimitExceeded):
+        retry_after = flask_rate_limits.too_many_requests_retry_after()
+        headers = {"Retry-After": str(retry_after)}
+        if wants_json():
+            return {"error": "too_many_requests", "message": exc.description, "retry_after": retry_after,
+                    "request_id": g.get("request_id")}, 429, headers
+        return error_pages.too_many_requests(retry_after, message=exc.description)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -116,6 +116,9 @@ class BaseConfig:
     SESSION_ABSOLUTE_TIMEOUT_SECONDS = 12 * 3600
     # The in-flight sign-in's cookie (SameSite=None; Secure: it must reach Entra's cross-site form_post).
     SIGNIN_COOKIE_NAME = "__Host-signin"
+    # Sign-in starts per client address (each writes a ten-minute flow key in Redis): a
+    # `limits` string such as "20 per minute" or "20/minute;100/hour". Over it: 429 + Retry-After.
+    SIGNIN_RATE_LIMIT = "20 per minute"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which has its own timeouts
     HTTP_TIMEOUT_SECONDS = 5.0
     REDIS_TIMEOUT_SECONDS = 2.0
@@ -195,6 +198,7 @@ _STRINGS = (
     "PUBLIC_BASE_URL",
     "LOG_FORMAT",
     "LOG_LEVEL",
+    "SIGNIN_RATE_LIMIT",
 )
 _COMMA_LISTS = ("ENTRA_ALLOWED_TENANTS", "API_AUDIENCE", "API_ALLOWED_CLIENT_APPS", "TOKEN_CACHE_KEYS", "ENABLED_BLUEPRINTS")
 _SPACE_LISTS = ("API_SCOPES", "DOWNSTREAM_API_SCOPES")
@@ -488,6 +492,8 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
                                         "TRUSTED_PROXY_HOPS=1 on App Service and most PaaS)")
     else:
         add(OK, "TRUSTED_PROXY_HOPS", "0: forwarded headers are ignored")
+    if "web" in blueprints:
+        report.append(_sign_in_rate_limit_item(settings.get("SIGNIN_RATE_LIMIT")))
     for name in ("API_BASE_URL", "DOWNSTREAM_API_BASE_URL"):
         url = settings.get(name)
         if url and not str(url).startswith("https://") and not _is_local_url(str(url)):
@@ -514,6 +520,20 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
     production_rule("dotenv files", f"secrets written in files of the app's folder: {', '.join(dotenv)} (set them "
                                     "in the platform's settings instead)" if dotenv else None, "no secret in .env files")
     return report
+
+
+def _sign_in_rate_limit_item(value: object) -> PostureItem:
+    """A limit Flask-Limiter cannot parse would be skipped (no limit at all): refused everywhere."""
+    from limits import parse_many  # the rate-limit library's own parser, so what passes here is what runs
+
+    try:
+        parsed = parse_many(str(value or ""))
+    except ValueError:
+        parsed = []
+    if not parsed or any(item.amount < 1 for item in parsed):
+        return (FAIL, "SIGNIN_RATE_LIMIT", f"SIGNIN_RATE_LIMIT must be a rate such as '20 per minute' or "
+                                           f"'20/minute;100/hour' (got {str(value)[:40]!r})")
+    return (OK, "SIGNIN_RATE_LIMIT", f"{'; '.join(str(item) for item in parsed)} sign-in starts per client address")
 
 
 def _credential_item(tier: str, prefix: str, settings: Mapping, files: list[tuple[str, str]]) -> PostureItem:

@@ -24,6 +24,7 @@ from flask import Blueprint, Response, current_app, g, redirect, request, sessio
 
 from entra_auth.errors import InteractionRequired, InvalidToken, SignInFailed
 from entra_auth.flask_ext import entra_state
+from entra_auth.flask_rate_limits import count_sign_in_start
 from entra_auth.flask_web import current_user, kept_claims, safe_next
 from entra_auth.signin_flows import PendingSignIn
 
@@ -43,8 +44,15 @@ DRAFT_PREFIX = "draft:"
 
 def begin_sign_in(next_path: str, *, scopes: list[str] | None = None, claims: str | None = None,
                   prompt: str | None = None) -> Response:
-    """Redirect to Entra, keeping the flow in Redis and its key in the browser's sign-in cookie."""
+    """Redirect to Entra, keeping the flow in Redis and its key in the browser's sign-in cookie.
+
+    Every sign-in starts here, so here it is counted: over the per-address limit the answer is
+    429 (``RateLimitExceeded``) and nothing is written. The browser's previous pending flow, if
+    its cookie names one, is replaced: one pending sign-in per browser.
+    """
     state = entra_state().web
+    cookie_name = current_app.config["SIGNIN_COOKIE_NAME"]
+    count_sign_in_start()
     scopes = scopes or sign_in_scopes()
     # Re-authenticating a signed-in user (consent, claims challenge): Entra picks their account.
     login_hint = current_user.claims.get("preferred_username") if current_user else None
@@ -54,10 +62,10 @@ def begin_sign_in(next_path: str, *, scopes: list[str] | None = None, claims: st
         flow=flow, next_path=safe_next(next_path), scopes=scopes, claims=claims, started_at=time.time(),
         previous_session=session.sid if session else None,
         carry={k: v for k, v in session.items() if k.startswith(DRAFT_PREFIX)},
-    ))
+    ), replaces=request.cookies.get(cookie_name))
     response = redirect(flow["auth_uri"])
     # SameSite=None: Entra's form_post callback is a cross-site POST (a Lax cookie would not come back).
-    response.set_cookie(current_app.config["SIGNIN_COOKIE_NAME"], key, max_age=state.flows.ttl, secure=True,
+    response.set_cookie(cookie_name, key, max_age=state.flows.ttl, secure=True,
                         httponly=True, samesite="None", path="/")
     return response
 

@@ -13,6 +13,7 @@ import time
 
 import redis
 from flask import Flask, g, request, session
+from flask_limiter import RateLimitExceeded
 
 from entra_auth.errors import (
     ClientCredentialError,
@@ -75,7 +76,7 @@ def register(app: Flask) -> None:
         next_path = current_path() if request.method == "GET" else request.path
         try:
             return begin_sign_in(next_path, scopes=exc.scopes or None, claims=exc.claims)
-        except (EntraAuthError, redis.RedisError, TokenCacheBusy) as failure:
+        except (EntraAuthError, redis.RedisError, TokenCacheBusy, RateLimitExceeded) as failure:
             # An error inside an error handler would be Flask's bare 500: hand it to its own handler.
             return app.handle_user_exception(failure)
 

@@ -150,3 +150,21 @@ def test_a_cross_slot_command_stays_a_bug_and_is_not_disguised_as_an_outage(clus
         client.mget(["orders:{t1}:a", "orders:{t2}:a"])
     assert not isinstance(raised.value, redis.RedisError)
     client.close()
+
+
+def test_an_anonymous_sign_in_start_while_redis_is_down_is_the_503_page(topology, start_app, emulator):
+    """The sign-in rate limit counts in the same topology through the app's own client: a cluster's
+    "cannot connect" (not a ``redis.RedisError`` by itself) is still the 503 page, never a 500; and
+    the limit works on a cluster (its Lua scripts run on the counter's slot) and through Sentinel."""
+    live = start_app(REDIS_URL=topology.url, SIGNIN_RATE_LIMIT="2 per minute")
+    anonymous = build_http_session(str(emulator.ca_path))
+    login = f"{live.url}/auth/login?next=/orders"
+    topology.stop()
+    started = time.monotonic()
+    assert_unavailable_page(anonymous.get(login, allow_redirects=False))
+    assert time.monotonic() - started < SECONDS
+    topology.start()
+    topology.wait_until_serving()
+    assert [anonymous.get(login, allow_redirects=False).status_code for _ in range(3)] == [302, 302, 429]
+    assert topology.keys("ratelimit:*"), "counted in this topology"
+    anonymous.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 
 from entra_auth.http import build_http_session
 from tests.conftest import WEB_CLIENT_ID
@@ -120,3 +121,28 @@ def test_a_hung_redis_answers_503_in_seconds_not_at_the_worker_timeout(app_insta
     assert page.status_code == 200 and "Persistent chair" in page.text
     api.close()
 
+
+
+@pytest.mark.parametrize("outage", ["stopped", "hung"])
+def test_an_anonymous_sign_in_start_while_redis_is_out_is_the_503_page_in_seconds(app_instance, faulty_redis,
+                                                                                   emulator, outage):
+    """The per-address limit on sign-in starts is counted in Redis before anything else: with Redis out
+    that count fails as every other Redis call does (a 503 page, within the client's timeouts), not
+    as a 500, not as an unlimited start, and not at gunicorn's worker timeout."""
+    anonymous = build_http_session(str(emulator.ca_path))
+    stop, restore = (faulty_redis.stop, faulty_redis.start) if outage == "stopped" else (
+        faulty_redis.pause, faulty_redis.resume)
+    stop()
+    try:
+        for path in ("/auth/login?next=/orders", "/orders"):
+            started = time.monotonic()
+            response = anonymous.get(f"{app_instance.url}{path}", allow_redirects=False, timeout=40)
+            took = time.monotonic() - started
+            assert_unavailable_page(response)
+            assert not set_cookie_headers(response, "__Host-signin"), "no sign-in was started"
+            assert took < SECONDS, f"{path} took {took:.1f} s"
+    finally:
+        restore()
+    response = anonymous.get(f"{app_instance.url}/auth/login?next=/orders", allow_redirects=False)
+    assert response.status_code == 302, "it recovers by itself"
+    anonymous.close()
