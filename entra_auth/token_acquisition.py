@@ -78,9 +78,11 @@ class UserTokens:
         and leaves no tokens behind.
         """
         fresh = msal.SerializableTokenCache()
-        app = self._apps.build(fresh)
         try:
-            result = msal_call(lambda: app.acquire_token_by_auth_code_flow(flow, auth_response))
+            # A copy per attempt: MSAL pops the flow's claims challenge, and a refused client
+            # credential means a second attempt (msal_apps.MsalAppFactory.run).
+            result = self._apps.run(fresh, lambda app: msal_call(
+                lambda: app.acquire_token_by_auth_code_flow(dict(flow), auth_response)))
         except ValueError:
             # MSAL raises on a state mismatch instead of returning an error (PITFALLS.md).
             raise SignInFailed("state mismatch") from None
@@ -135,16 +137,21 @@ class UserTokens:
         with self._store.locked(partition):
             cache = self._store.load(partition)
             try:
-                return self._silent(self._apps.build(cache), cache, scopes)
+                return self._silent(None, cache, scopes)
             finally:
                 self._store.save(cache)
 
-    def _silent(self, app: msal.ConfidentialClientApplication, cache: PartitionCache,
+    def _silent(self, offline: msal.ConfidentialClientApplication | None, cache: PartitionCache,
                 scopes: list[str]) -> AcquiredToken:
-        account = next((a for a in app.get_accounts() if a.get("home_account_id") == cache.partition), None)
-        if account is None:
-            raise InteractionRequired("no cached account", scopes=scopes)
-        result = msal_call(lambda: app.acquire_token_silent_with_error(scopes, account))
+        """From the cache through ``offline``, or (``None``) with apps that may refresh at Entra."""
+
+        def attempt(app: msal.ConfidentialClientApplication):
+            account = next((a for a in app.get_accounts() if a.get("home_account_id") == cache.partition), None)
+            if account is None:
+                raise InteractionRequired("no cached account", scopes=scopes)
+            return msal_call(lambda: app.acquire_token_silent_with_error(scopes, account))
+
+        result = attempt(offline) if offline is not None else self._apps.run(cache, attempt)
         if result is None:
             raise InteractionRequired("no token in the cache", scopes=scopes)
         if "error" in result:
