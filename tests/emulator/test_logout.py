@@ -101,3 +101,10 @@ def test_logout_by_post(emulator, http, browser):
                         data={"post_logout_redirect_uri": f"{APP_BASE_URL}/"}, allow_redirects=False)
     assert resp.status_code == 200 and len(_frames(resp.text)) == 1
     assert _silent(emulator, http, browser)["error"] == "login_required"
+
+
+def test_front_channel_frames_carry_the_sid_alone_as_entra_sends_them(emulator, http, browser):
+    """Entra calls the front-channel logout URL with ``sid`` only, no ``iss`` (docs/emulator-fidelity.md)."""
+    _, _, result = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
+    [frame] = _frames(_logout(emulator, browser, f"{APP_BASE_URL}/").text)
+    assert parse_qs(urlsplit(frame).query) == {"sid": [unverified(result["id_token"])["sid"]]}
