@@ -529,7 +529,8 @@ class ClientCredential:
         """
         with self._lock:
             until = time.monotonic() + self._refused_for
-            self._refused[source] = (until, reason)
+            # Copied, never changed in place: readers (status(), _keeps()) take no lock.
+            self._refused = {**self._refused, source: (until, reason)}
             if self._chosen is not None and self._chosen[0] is source:
                 self._chosen = None
             others = [s for s in self._sources if s is not source and not self._is_refused(s)]
@@ -546,11 +547,11 @@ class ClientCredential:
         """This worker's view, without secrets or paths: the origin and kind of the source in use
         and of those Entra refused lately (with the error code and seconds until retried)."""
         now = time.monotonic()
-        chosen = self._chosen
+        chosen, refused = self._chosen, self._refused
         return {
             "in_use": _short(chosen[0]) if chosen is not None else None,
             "refused": [{"source": _short(s), "reason": reason, "retried_in_seconds": int(until - now)}
-                        for s, (until, reason) in self._refused.items() if until > now],
+                        for s, (until, reason) in refused.items() if until > now],
         }
 
     def _keeps(self, source: CredentialSource) -> bool:
@@ -558,11 +559,12 @@ class ClientCredential:
         to it (earlier in the list) has come back from a refusal (its time ran out)."""
         if not source.still_good() or self._is_refused(source):
             return False
-        if not self._refused:
+        refused = self._refused
+        if not refused:
             return True
         now = time.monotonic()
         earlier = self._sources[: self._sources.index(source)]
-        return not any(s in self._refused and self._refused[s][0] <= now for s in earlier)
+        return not any(s in refused and refused[s][0] <= now for s in earlier)
 
     def _is_refused(self, source: CredentialSource) -> bool:
         entry = self._refused.get(source)

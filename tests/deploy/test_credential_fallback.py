@@ -31,19 +31,30 @@ from .conftest import MEGAN, OBO_GRANT, token_requests
 PREFIXES = {"ENTRA_CLIENT": WEB_CLIENT_ID, "API_CLIENT": API_CLIENT_ID, "DAEMON_CLIENT": DAEMON_CLIENT_ID}
 
 
-@pytest.fixture
-def unregistered_certificate(tmp_path) -> str:
-    """A valid, unexpired RSA certificate that no registration of the emulator lists."""
+def unregistered_pem() -> bytes:
+    """A valid, unexpired RSA key and certificate that no registration of the emulator lists."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orders-web (removed from the registration)")])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM)
+
+
+def write_pem(path, data: bytes) -> None:
+    """As a secret store mounts a new version: a new file put in place of the old one."""
+    staged = path.with_suffix(".new")
+    staged.write_bytes(data)
+    os.chmod(staged, 0o600)
+    os.replace(staged, path)
+
+
+@pytest.fixture
+def unregistered_certificate(tmp_path) -> str:
     path = tmp_path / "removed-certificate.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
-    os.chmod(path, 0o600)
+    write_pem(path, unregistered_pem())
     return str(path)
 
 
@@ -163,3 +174,37 @@ def test_when_every_source_is_refused_the_sign_in_is_a_clear_503_after_one_retry
     seq = control.last_seq()
     sign_in(new_browser(), live, MEGAN, "/")
     assert attempts(control, seq, WEB_CLIENT_ID, "authorization_code") == [(200, None, "client_secret")]
+
+
+def test_a_certificate_refused_at_refresh_and_on_behalf_of_falls_back_there(
+        start_app, new_browser, control, emulator, tmp_path, caplog):
+    """The rotation gone wrong after sign-in: a new certificate is mounted but was never uploaded to the
+    registration. The next refresh and the next on-behalf-of exchange are refused, retried with the
+    secret, and the page renders."""
+    control.settings(access_token_lifetime=60)  # every page refreshes, and each new token means a new OBO
+    web, api = tmp_path / "web.pem", tmp_path / "api.pem"
+    for path, name in ((web, "orders-web"), (api, "orders-api")):
+        write_pem(path, emulator.emulator.certificates[name].path.read_bytes())
+    settings = {}
+    for prefix, client_id, path in (("ENTRA_CLIENT", WEB_CLIENT_ID, web), ("API_CLIENT", API_CLIENT_ID, api)):
+        settings.update({f"{prefix}_CERTIFICATE_PATH": "", f"{prefix}_CREDENTIALS": json.dumps([
+            {"SourceType": "Path", "CertificateDiskPath": str(path)},
+            {"SourceType": "ClientSecret", "ClientSecret": SECRETS[client_id]}])})
+    live = start_app(**settings)
+    browser = new_browser()
+    seq = control.last_seq()
+    sign_in(browser, live, MEGAN, "/profile")
+    assert attempts(control, seq, WEB_CLIENT_ID, "authorization_code") == [(200, None, "certificate")]
+    assert attempts(control, seq, API_CLIENT_ID, OBO_GRANT) == [(200, None, "certificate")]
+
+    write_pem(web, unregistered_pem())
+    write_pem(api, unregistered_pem())
+    seq = control.last_seq()
+    with caplog.at_level(logging.WARNING, logger="entra_auth.credentials"):
+        page = browser.get(f"{live.url}/profile")
+    assert page.status_code == 200 and "Megan Bowen" in page.text and "Marketing Manager" in page.text
+    assert attempts(control, seq, WEB_CLIENT_ID, "refresh_token") == [REFUSED, (200, None, "client_secret")]
+    assert attempts(control, seq, API_CLIENT_ID, OBO_GRANT) == [REFUSED, (200, None, "client_secret")]
+    refused = [r.getMessage() for r in caplog.records if "refused by Entra" in r.getMessage()]
+    assert [m.split(" (thumbprint")[0] for m in refused] == [
+        f"client credential refused by Entra: certificate {web}", f"client credential refused by Entra: certificate {api}"]
