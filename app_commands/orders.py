@@ -16,6 +16,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from entra_auth.credential_refusals import RefusalRecord
 from entra_auth.credentials import ClientCredential, parse_client_credentials
 from entra_auth.errors import ClientCredentialError, EntraAuthError
 from entra_auth.flask_ext import allowed_tenants, entra_state, orders_api_client
@@ -40,14 +41,15 @@ def app_only_token(tenant: str) -> str:
     state = entra_state()
     if not cfg.get("DAEMON_CLIENT_ID"):
         raise click.UsageError("DAEMON_CLIENT_ID is not set.")
-    credential = ClientCredential(parse_client_credentials("DAEMON_CLIENT", cfg), http_client=state.http)
+    credential = ClientCredential(parse_client_credentials("DAEMON_CLIENT", cfg), http_client=state.http,
+                                  on_refused=RefusalRecord(state.redis, cfg["DAEMON_CLIENT_ID"]))
     apps = MsalAppFactory(cfg["DAEMON_CLIENT_ID"], f"{cfg['ENTRA_AUTHORITY_HOST']}/{tenant}", credential, state.http)
     store = RedisTokenCacheStore(state.redis, state.cipher, prefix="tokencache:app", retention_seconds=0)
     partition = f"app:{cfg['DAEMON_CLIENT_ID']}:{tenant}"
     cache = store.load(partition)
-    app = apps.build(cache)
+    scopes = [f"{_api_resource()}/.default"]
     # acquire_token_for_client looks in the app-token cache first (MSAL >= 1.23).
-    result = msal_call(lambda: app.acquire_token_for_client([f"{_api_resource()}/.default"]))
+    result = apps.run(cache, lambda app: msal_call(lambda: app.acquire_token_for_client(scopes)))
     if "error" in result:
         raise error_from_result(result, interactive=False)
     store.save(cache)

@@ -175,7 +175,12 @@ def frontchannel_logout():
     """Entra loads this in a hidden iframe after a sign-out elsewhere: end the sessions of that ``sid``.
 
     Cross-site frames carry no Lax cookie, so the session is found by ``sid``
-    on the server. ``iss`` must be one of our tenants' issuers when present.
+    on the server. Entra sends ``sid`` alone, without the ``iss`` OpenID
+    Front-Channel Logout 1.0 §2 asks for (docs/emulator-fidelity.md), so a bare
+    ``sid`` is accepted; an ``iss`` that is present must be one of our tenants'
+    issuers, or nothing ends. Any app in the user's Entra session learns the
+    ``sid``: all it can do here is end sessions, and the answer is the same
+    whether it matched any or not (no oracle).
     """
     sid = request.args.get("sid", "")
     issuer = request.args.get("iss")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from entra_auth import redis_client
+from entra_auth.credential_refusals import recent_refusals
 from entra_auth.flask_ext import entra_state
 from entra_auth.metadata import MetadataUnavailable
 
@@ -31,6 +34,40 @@ def readyz():
         state.metadata.get()
     except MetadataUnavailable:
         failing.append("identity provider")
+    credentials = _credentials(state) if "redis" not in failing else {}
     if failing:
-        return jsonify({"status": "unavailable", "failing": failing}), 503
-    return jsonify({"status": "ready"})
+        return jsonify({"status": "unavailable", "failing": failing, "credentials": credentials}), 503
+    return jsonify({"status": "ready", "credentials": credentials})
+
+
+def _credentials(state) -> dict:
+    """Per tier: the credential source this worker uses and those Entra refused lately (any worker's).
+
+    Where each source is configured and its kind, with Entra's error code: no path, thumbprint
+    or secret (the log and ``flask entra check`` name the source fully, for the operator).
+    A refused source does not make the app unready: the next one is in use.
+    """
+    cfg = current_app.config
+    tiers = {"web": (state.web.msal_apps.credential, cfg["ENTRA_CLIENT_ID"]) if state.web else None,
+             "api": (state.api.credential, cfg["API_CLIENT_ID"]) if state.api else None}
+    detail = {}
+    for tier, found in tiers.items():
+        if found is None:
+            continue
+        credential, client_id = found
+        try:
+            refused = recent_refusals(state.redis, client_id)
+        except redis.RedisError:
+            refused = []
+        now = time.time()
+        detail[tier] = {
+            "in_use": credential.status()["in_use"],
+            "refused": [{"source": f"{e.get('origin')} ({e.get('kind')})", "reason": e.get("reason"),
+                         "retried_in_seconds": int(float(e.get("until", now)) - now)}
+                        for e in refused if str(e.get("origin", "")).startswith(_prefix(tier))],
+        }
+    return detail
+
+
+def _prefix(tier: str) -> str:
+    return {"web": "ENTRA_CLIENT_", "api": "API_CLIENT_"}[tier]

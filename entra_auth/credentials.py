@@ -24,8 +24,9 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -446,11 +447,26 @@ def _flag(where: str, fields: dict, name: str) -> bool:
 class ClientCredential:
     """The sources of one registration, tried in order; the first that works is remembered.
 
+    A source can fail two ways. Locally (a file missing, a certificate expired):
+    it is skipped at once. At Entra (``invalid_client``: a certificate removed
+    from the registration, a secret expired, a federated credential deleted):
+    the caller reports it with ``refused()``, the source is skipped for
+    ``refused_for_seconds`` (long enough not to pay a refused round trip per
+    request, short enough that a certificate uploaded again is used again
+    without a restart), and the caller retries once with the next source, as
+    Microsoft.Identity.Web does after a certificate error (TokenAcquisition.cs,
+    ``MaxCertificateRetries = 1``). When every source has been refused they are
+    tried in order again: Entra, not a local guess, keeps deciding.
+
     Thread-safe: the remembered choice is read without a lock; choosing takes one.
     """
 
+    REFUSED_FOR_SECONDS = 300.0
+
     def __init__(
-        self, sources: list[CredentialSource], *, http_client: requests.Session, logger: logging.Logger | None = None
+        self, sources: list[CredentialSource], *, http_client: requests.Session, logger: logging.Logger | None = None,
+        refused_for_seconds: float = REFUSED_FOR_SECONDS,
+        on_refused: Callable[[CredentialSource, str, float], None] | None = None,
     ):
         if not sources:
             raise CredentialConfigError(
@@ -463,27 +479,43 @@ class ClientCredential:
         self._lock = threading.Lock()
         self._chosen: tuple[CredentialSource, MsalCredential] | None = None
         self._announced: str | None = None
+        self._refused_for = refused_for_seconds
+        self._refused: dict[CredentialSource, tuple[float, str]] = {}  # source -> (skipped until, reason)
+        self._on_refused = on_refused
 
     @property
     def sources(self) -> tuple[CredentialSource, ...]:
         return self._sources
 
     def msal_credential(self) -> MsalCredential:
-        """What to pass as MSAL's ``client_credential``: the first source, in order, that can produce one.
+        """What to pass as MSAL's ``client_credential`` (see ``current()``)."""
+        return self.current()[1]
+
+    def current(self) -> tuple[CredentialSource, MsalCredential]:
+        """The source to use and its MSAL ``client_credential``: the first, in order, that can
+        produce one and that Entra has not refused lately.
 
         Logs at INFO which source is in use (once per change) and a WARNING for
         each source skipped, with its reason. Raises ``CredentialUnavailable``
         listing every source's reason when none works.
         """
         chosen = self._chosen
-        if chosen is not None and chosen[0].still_good():
-            return chosen[1]
+        if chosen is not None and self._keeps(chosen[0]):
+            return chosen
         with self._lock:
             chosen = self._chosen
-            if chosen is not None and chosen[0].still_good():
-                return chosen[1]  # another thread chose while we waited
-            reasons, down = [], False
-            for source in self._sources:
+            if chosen is not None and self._keeps(chosen[0]):
+                return chosen  # another thread chose while we waited
+            now = time.monotonic()
+            # Refusals whose time ran out are forgotten: those sources get their turn again.
+            self._refused = {s: entry for s, entry in self._refused.items() if entry[0] > now}
+            fresh = [s for s in self._sources if self._refused.get(s, (0.0, ""))[0] <= now]
+            # Every source refused lately: try them all again rather than refuse locally.
+            candidates = fresh or list(self._sources)
+            reasons = [f"{s.describe()} was refused by Entra ({self._refused[s][1]})"
+                       for s in self._sources if s not in candidates]
+            down = False
+            for source in candidates:
                 try:
                     value = source.load()
                 except CredentialUnavailable as exc:
@@ -496,12 +528,62 @@ class ClientCredential:
                 if description != self._announced:
                     self._announced = description
                     self._log.info("client credential in use: %s", description)
-                return value
+                return self._chosen
             self._chosen = None
             self._announced = None
             # When a source was only down, the next request may well succeed: say it is an outage.
             unavailable = CredentialSourceDown if down else CredentialUnavailable
             raise unavailable("no client credential can be used: " + "; ".join(reasons))
+
+    def refused(self, source: CredentialSource, reason: str) -> bool:
+        """Entra answered ``invalid_client`` to ``source``: skip it for a while.
+
+        ``reason`` is the error and AADSTS code only (never Entra's free text,
+        never the credential). Returns whether another source can be tried now,
+        i.e. whether retrying the request is worth it.
+        """
+        with self._lock:
+            until = time.monotonic() + self._refused_for
+            # Copied, never changed in place: readers (status(), _keeps()) take no lock.
+            self._refused = {**self._refused, source: (until, reason)}
+            if self._chosen is not None and self._chosen[0] is source:
+                self._chosen = None
+            others = [s for s in self._sources if s is not source and not self._is_refused(s)]
+        self._log.warning("client credential refused by Entra: %s (%s); %s", source.describe(), reason,
+                          "trying the next one" if others else "no other credential left to try")
+        if self._on_refused is not None:
+            try:
+                self._on_refused(source, reason, self._refused_for)
+            except Exception as exc:  # noqa: BLE001 - a report must never cost the retry
+                self._log.warning("could not record the refused client credential: %s", type(exc).__name__)
+        return bool(others)
+
+    def status(self) -> dict[str, Any]:
+        """This worker's view, without secrets or paths: the origin and kind of the source in use
+        and of those Entra refused lately (with the error code and seconds until retried)."""
+        now = time.monotonic()
+        chosen, refused = self._chosen, self._refused
+        return {
+            "in_use": _short(chosen[0]) if chosen is not None else None,
+            "refused": [{"source": _short(s), "reason": reason, "retried_in_seconds": int(until - now)}
+                        for s, (until, reason) in refused.items() if until > now],
+        }
+
+    def _keeps(self, source: CredentialSource) -> bool:
+        """The remembered source still serves: loadable, not refused, and no source preferred
+        to it (earlier in the list) has come back from a refusal (its time ran out)."""
+        if not source.still_good() or self._is_refused(source):
+            return False
+        refused = self._refused
+        if not refused:
+            return True
+        now = time.monotonic()
+        earlier = self._sources[: self._sources.index(source)]
+        return not any(s in refused and refused[s][0] <= now for s in earlier)
+
+    def _is_refused(self, source: CredentialSource) -> bool:
+        entry = self._refused.get(source)
+        return entry is not None and entry[0] > time.monotonic()
 
     def describe(self) -> str:
         """The source in use, or the configured ones when none is chosen yet; never a secret."""
@@ -516,12 +598,17 @@ class ClientCredential:
         return all(s.kind == ClientSecretSource.kind for s in self._sources)
 
     def reset(self) -> None:
-        """Forget the remembered source: the next call tries them in order again (after ``invalid_client``)."""
+        """Forget the remembered source: the next call tries them in order again."""
         with self._lock:
             self._chosen = None
 
     def __repr__(self) -> str:
         return f"<ClientCredential {self.describe()}>"
+
+
+def _short(source: CredentialSource) -> str:
+    """Where a source is configured and its kind: enough for a probe's answer, no path or thumbprint."""
+    return f"{source.origin} ({source.kind})"
 
 
 # -- helpers ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import redis
 import requests
 from flask import Flask, current_app
 
+from .credential_refusals import RefusalRecord
 from .credentials import ClientCredential, parse_client_credentials
 from .flask_sessions import EntraSessionInterface
 from .http import build_http_session
@@ -102,7 +103,8 @@ def init_app(app: Flask, redis_url: str, token_cache_keys: list[str]) -> EntraSt
 
 def _init_web(app: Flask, state: EntraState) -> WebState:
     cfg = app.config
-    credential = ClientCredential(parse_client_credentials("ENTRA_CLIENT", cfg), http_client=state.http)
+    credential = ClientCredential(parse_client_credentials("ENTRA_CLIENT", cfg), http_client=state.http,
+                                  on_refused=RefusalRecord(state.redis, cfg["ENTRA_CLIENT_ID"]))
     apps = MsalAppFactory(cfg["ENTRA_CLIENT_ID"], authority(cfg), credential, state.http, metadata=state.metadata)
     caches = RedisTokenCacheStore(state.redis, state.cipher, prefix="tokencache:user",
                                   retention_seconds=int(cfg["SESSION_ABSOLUTE_TIMEOUT_SECONDS"]))
@@ -134,7 +136,8 @@ def _init_web(app: Flask, state: EntraState) -> WebState:
 
 def _init_api(app: Flask, state: EntraState) -> ApiState:
     cfg = app.config
-    credential = ClientCredential(parse_client_credentials("API_CLIENT", cfg), http_client=state.http)
+    credential = ClientCredential(parse_client_credentials("API_CLIENT", cfg), http_client=state.http,
+                                  on_refused=RefusalRecord(state.redis, cfg["API_CLIENT_ID"]))
     store = RedisTokenCacheStore(state.redis, state.cipher, prefix="tokencache:obo", retention_seconds=0)
     obo = {tid: OnBehalfOf(MsalAppFactory(cfg["API_CLIENT_ID"], f"{cfg['ENTRA_AUTHORITY_HOST']}/{tid}", credential,
                                           state.http), store)

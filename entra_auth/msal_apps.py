@@ -24,7 +24,8 @@ import logging
 import sys
 import threading
 from types import SimpleNamespace
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msal
@@ -33,8 +34,8 @@ import requests
 from .credentials import ClientCredential
 from .errors import IdentityProviderUnavailable
 from .json_answers import JsonAnswersOnly
-from .msal_errors import msal_call
 from .metadata import OidcMetadata
+from .msal_errors import credential_refusal, msal_call
 
 # Hosts for which MSAL's instance discovery makes sense; any other host (the
 # emulator, a sovereign-cloud proxy) needs instance_discovery=False.
@@ -51,6 +52,7 @@ if importlib.util.find_spec("msal_extensions") is None:
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class NetworkNeeded(Exception):
@@ -120,7 +122,35 @@ class MsalAppFactory:
 
     def build(self, token_cache: msal.TokenCache | None = None, *, offline: bool = False) -> msal.ConfidentialClientApplication:
         """An app around ``token_cache``; ``offline`` apps raise ``NetworkNeeded`` instead of calling out."""
-        credential = msal_call(self._credential.msal_credential)  # typed errors: an outage, or a wrong credential
+        return self._build(token_cache, offline=offline)[1]
+
+    def run(self, token_cache: msal.TokenCache | None, call: Callable[[msal.ConfidentialClientApplication], T]) -> T:
+        """``call`` with an app around ``token_cache``; when Entra refuses the client credential
+        (``invalid_client``), that source is marked refused and ``call`` runs once more with the next.
+
+        Safe for every grant: Entra authenticates the client before it looks at
+        the grant, so a refused attempt spends no authorization code and no
+        refresh token (the emulator's token endpoint does the same, and
+        Microsoft.Identity.Web retries a code redemption the same way), and
+        MSAL writes nothing to the cache for an error.
+        """
+        source, app = self._build(token_cache)
+        result = call(app)
+        reason = credential_refusal(result)
+        if reason is None or not self._credential.refused(source, reason):
+            return result
+        source, app = self._build(token_cache)  # the next source, once
+        result = call(app)
+        reason = credential_refusal(result)
+        if reason is not None:
+            self._credential.refused(source, reason)  # logged and skipped too, but no third attempt
+        return result
+
+    def _build(self, token_cache: msal.TokenCache | None, *, offline: bool = False):
+        source, credential = msal_call(self._credential.current)  # typed errors: an outage, or a wrong credential
+        return source, self._app(credential, token_cache, offline)
+
+    def _app(self, credential, token_cache: msal.TokenCache | None, offline: bool) -> msal.ConfidentialClientApplication:
         try:
             return msal.ConfidentialClientApplication(
                 self.client_id,

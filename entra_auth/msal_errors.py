@@ -100,3 +100,26 @@ def msal_call(fn: Callable[[], T]) -> T:
         raise IdentityProviderUnavailable(str(exc)) from None
     except CredentialUnavailable as exc:
         raise ClientCredentialError(f"no usable client credential: {exc}") from exc
+
+
+# -- the app's own credential refused (credential fallback) ------------------------------------------
+#
+# Kept apart from error_from_result on purpose: this only *recognises* Entra's
+# refusal of our client authentication, so the caller can mark that credential
+# source refused and retry once with the next (msal_apps.MsalAppFactory.run).
+# RFC 6749 §5.2: ``invalid_client`` is "client authentication failed". Entra's
+# codes for it (learn.microsoft.com/entra/identity-platform/reference-error-codes)
+# include 7000215 (invalid secret), 7000222 (expired secret), 700027 (assertion
+# signature / certificate not registered), 700024 (assertion outside its valid
+# time), 70021 / 700211 / 700212 / 700213 (no matching federated identity
+# record), 7000214 / 7000277 (certificate revoked), 1000502 (certificate outside
+# its validity window), 7000274 (invalid signature). Any ``invalid_client`` is a
+# refusal of the credential we sent; ``unauthorized_client`` (700016: the app is
+# not in the tenant) is not, and another credential would not help.
+
+
+def credential_refusal(result: object) -> str | None:
+    """``"invalid_client AADSTS<code>"`` when Entra refused the client credential of this answer, else None."""
+    if not isinstance(result, dict) or result.get("error") != "invalid_client":
+        return None
+    return f"invalid_client {aadsts_code(result)}".strip()

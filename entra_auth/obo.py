@@ -49,9 +49,12 @@ class OnBehalfOf:
         if cached is not None:
             return cached
         fresh = PartitionCache(partition)
-        app = self._apps.build(fresh)
-        self.exchanges += 1
-        result = msal_call(lambda: app.acquire_token_on_behalf_of(assertion, scopes))
+
+        def exchange(app) -> dict:
+            self.exchanges += 1  # each request sent (a refused credential means a second one)
+            return msal_call(lambda: app.acquire_token_on_behalf_of(assertion, scopes))
+
+        result = self._apps.run(fresh, exchange)
         if "error" in result:
             raise error_from_result(result, scopes=scopes, interactive=False)
         # No longer than the incoming token: once it expires, so does what it bought.

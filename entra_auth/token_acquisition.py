@@ -90,9 +90,11 @@ class UserTokens:
         and leaves no tokens behind.
         """
         fresh = msal.SerializableTokenCache()
-        app = self._apps.build(fresh)
         try:
-            result = msal_call(lambda: app.acquire_token_by_auth_code_flow(flow, auth_response))
+            # A copy per attempt: MSAL pops the flow's claims challenge, and a refused client
+            # credential means a second attempt (msal_apps.MsalAppFactory.run).
+            result = self._apps.run(fresh, lambda app: msal_call(
+                lambda: app.acquire_token_by_auth_code_flow(dict(flow), auth_response)))
         except ValueError:
             # MSAL raises on a state mismatch instead of returning an error (PITFALLS.md).
             raise SignInFailed("state mismatch") from None
@@ -153,7 +155,7 @@ class UserTokens:
         with self._store.locked(partition) as lease:
             cache = self._store.load(partition)  # private until saved: MSAL writes the refresh's answer here
             try:
-                acquired = self._silent(self._apps.build(cache), cache, scopes, signed_in)
+                acquired = self._silent(None, cache, scopes, signed_in)
             except RefreshedIdentityRefused:
                 # Its refresh token answered for someone else (or with a forged ID token): nothing in
                 # the partition can be trusted. Dropped under the lock, before another worker uses it.
@@ -169,12 +171,18 @@ class UserTokens:
                 log.warning("a token refresh outlasted its lock; its write was dropped")
             return acquired
 
-    def _silent(self, app: msal.ConfidentialClientApplication, cache: PartitionCache,
+    def _silent(self, offline: msal.ConfidentialClientApplication | None, cache: PartitionCache,
                 scopes: list[str], signed_in: Mapping[str, Any]) -> AcquiredToken:
-        account = next((a for a in app.get_accounts() if a.get("home_account_id") == cache.partition), None)
-        if account is None:
-            raise InteractionRequired("no cached account", scopes=scopes)
-        result = msal_call(lambda: app.acquire_token_silent_with_error(scopes, account))
+        """From the cache through ``offline``, or (``None``) with apps that may refresh at Entra
+        (falling back to the next client credential when Entra refuses one: msal_apps.run)."""
+
+        def attempt(app: msal.ConfidentialClientApplication):
+            account = next((a for a in app.get_accounts() if a.get("home_account_id") == cache.partition), None)
+            if account is None:
+                raise InteractionRequired("no cached account", scopes=scopes)
+            return msal_call(lambda: app.acquire_token_silent_with_error(scopes, account))
+
+        result = attempt(offline) if offline is not None else self._apps.run(cache, attempt)
         if result is None:
             raise InteractionRequired("no token in the cache", scopes=scopes)
         if "error" in result:

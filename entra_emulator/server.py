@@ -214,12 +214,12 @@ def create_emulator_app(emu: Emulator) -> Flask:
             g.logout_hint_user = hinted.oid
         if session is not None:
             session.ended = True
-            user = emu.manifest.user(session.user_oid)
-            issuer = emu.issuer.issuer(emu.manifest.tenant_by_key(user.tenant).id) if user else ""
             for client_id in sorted(session.clients):
                 client = emu.manifest.registration(client_id)
                 if client and client.front_channel_logout_url:
-                    frames.append(f"{client.front_channel_logout_url}?{urlencode({'sid': session.sid, 'iss': issuer})}")
+                    # Entra sends sid alone, without the iss OpenID Front-Channel Logout 1.0 §2
+                    # asks for (docs/emulator-fidelity.md): so does the emulator.
+                    frames.append(f"{client.front_channel_logout_url}?{urlencode({'sid': session.sid})}")
             g.user = session.user_oid
         g.front_channel = frames
         response = Response(render_template("signed_out.html", frames=frames, target=target))

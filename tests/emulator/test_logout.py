@@ -12,7 +12,6 @@ import pytest
 from tests.conftest import (
     API_SCOPE_READ,
     APP_BASE_URL,
-    HOME_TENANT_ID,
     REDIRECT_URI,
     WEB_CLIENT_ID,
     confidential_app,
@@ -60,7 +59,7 @@ def test_logout_ends_the_session_and_renders_front_channel_iframes(emulator, htt
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == FRONT_CHANNEL
     query = parse_qs(parts.query)
     assert query["sid"] == [sid]
-    assert query["iss"] == [f"{emulator.url}/{HOME_TENANT_ID}/v2.0"]
+    assert "iss" not in query  # Entra sends sid alone (docs/emulator-fidelity.md)
     assert f'url={APP_BASE_URL}/"' in resp.text  # sent back to the app afterwards
     assert "emu_session" not in browser.cookies  # the cookie is dropped...
 
@@ -101,3 +100,10 @@ def test_logout_by_post(emulator, http, browser):
                         data={"post_logout_redirect_uri": f"{APP_BASE_URL}/"}, allow_redirects=False)
     assert resp.status_code == 200 and len(_frames(resp.text)) == 1
     assert _silent(emulator, http, browser)["error"] == "login_required"
+
+
+def test_front_channel_frames_carry_the_sid_alone_as_entra_sends_them(emulator, http, browser):
+    """Entra calls the front-channel logout URL with ``sid`` only, no ``iss`` (docs/emulator-fidelity.md)."""
+    _, _, result = sign_in_with_msal(emulator, http, browser, MEGAN, [API_SCOPE_READ])
+    [frame] = _frames(_logout(emulator, browser, f"{APP_BASE_URL}/").text)
+    assert parse_qs(urlsplit(frame).query) == {"sid": [unverified(result["id_token"])["sid"]]}
