@@ -34,10 +34,12 @@ def readyz():
         state.metadata.get()
     except MetadataUnavailable:
         failing.append("identity provider")
+    # Credential detail only once Entra refused a source: a healthy probe answers just its status.
     credentials = _credentials(state) if "redis" not in failing else {}
+    detail = {"credentials": credentials} if any(t["refused"] for t in credentials.values()) else {}
     if failing:
-        return jsonify({"status": "unavailable", "failing": failing, "credentials": credentials}), 503
-    return jsonify({"status": "ready", "credentials": credentials})
+        return jsonify({"status": "unavailable", "failing": failing, **detail}), 503
+    return jsonify({"status": "ready", **detail})
 
 
 def _credentials(state) -> dict:
