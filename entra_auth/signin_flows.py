@@ -6,16 +6,25 @@ lived cookie that reaches the cross-site ``form_post`` callback, which binds
 the flow to the browser that started it (a callback delivered to any other
 browser finds no flow: login CSRF refused). A flow is taken once (GETDEL), so
 a replayed callback finds nothing either.
+
+At rest it is kept like a session (``sealed_records.py``): named by a keyed
+hash of the cookie value and sealed for that name, so Redis holds neither the
+cookie value nor a readable flow (its PKCE verifier, the session it replaces,
+unsent drafts), and a flow written or moved by someone else is no flow.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import secrets
 from dataclasses import asdict, dataclass, field
 
 import redis
+
+from .sealed_records import RecordSealer
+
+security_log = logging.getLogger("entra_auth.security")
 
 FLOW_TTL_SECONDS = 600  # Entra's authorization codes live ten minutes; a sign-in page left longer starts again
 
@@ -35,29 +44,39 @@ class PendingSignIn:
 
 
 class SignInFlowStore:
-    def __init__(self, client: redis.Redis, *, prefix: str = "signin", ttl: int = FLOW_TTL_SECONDS):
+    def __init__(self, client: redis.Redis, sealer: RecordSealer, *, prefix: str = "signin",
+                 ttl: int = FLOW_TTL_SECONDS):
         self._redis = client
+        self._sealer = sealer
         self._prefix = prefix
         self.ttl = ttl
 
-    def _key(self, browser_key: str) -> str:
-        # The cookie value is a bearer secret: Redis sees only its hash.
-        return f"{self._prefix}:{hashlib.sha256(browser_key.encode()).hexdigest()}"
+    def _keys(self, browser_key: str) -> list[str]:
+        # The cookie value is a bearer secret: Redis sees only its keyed hash (one per key, the writing key's first).
+        return [f"{self._prefix}:{digest}" for digest in self._sealer.digests(browser_key)]
 
     def save(self, pending: PendingSignIn) -> str:
         """Store the flow; returns the key for the browser's cookie."""
         browser_key = secrets.token_urlsafe(32)
-        self._redis.set(self._key(browser_key), json.dumps(asdict(pending)), ex=self.ttl)
+        name = self._keys(browser_key)[0]
+        self._redis.set(name, self._sealer.seal(name, json.dumps(asdict(pending)).encode()), ex=self.ttl)
         return browser_key
 
     def take(self, browser_key: str | None) -> PendingSignIn | None:
         """The flow for this browser, removed as it is read (single use); None when absent or expired."""
         if not browser_key or len(browser_key) > 100:
             return None
-        raw = self._redis.getdel(self._key(browser_key))
-        if raw is None:
+        for name in self._keys(browser_key):
+            raw = self._redis.getdel(name)
+            if raw is not None:
+                break
+        else:
+            return None
+        plaintext = self._sealer.open(name, raw)
+        if plaintext is None:
+            security_log.warning("sign-in flow refused (not sealed by this app for this name); treated as none")
             return None
         try:
-            return PendingSignIn(**json.loads(raw))
+            return PendingSignIn(**json.loads(plaintext))
         except (ValueError, TypeError):
             return None
