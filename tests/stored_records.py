@@ -18,9 +18,10 @@ _SESSIONS = RecordSealer([TEST_TOKEN_CACHE_KEY], "session")
 _FLOWS = RecordSealer([TEST_TOKEN_CACHE_KEY], "signin")
 
 
-def session_key(cookie: str) -> str:
-    """The Redis key of the session this cookie value names."""
-    return f"session:{_SESSIONS.digest(cookie)}"
+def session_key(cookie: str, keys: list[str] | None = None) -> str:
+    """The Redis key of the session this cookie value names (with the test run's key, or ``keys``)."""
+    sealer = RecordSealer(keys, "session") if keys else _SESSIONS
+    return f"session:{sealer.digest(cookie)}"
 
 
 def stored_session(redis_client, key: str | bytes) -> dict | None:
