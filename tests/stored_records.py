@@ -38,7 +38,8 @@ def signin_key(cookie: str) -> str:
 
 
 def stored_flow(redis_client, cookie: str) -> dict | None:
-    """The in-flight sign-in the cookie names, opened (None once taken)."""
+    """The in-flight sign-in the cookie names, opened (None once taken, or when not sealed for its name)."""
     key = signin_key(cookie)
     raw = redis_client.get(key)
-    return None if raw is None else json.loads(_FLOWS.open(key, raw))
+    plaintext = None if raw is None else _FLOWS.open(key, raw)
+    return None if plaintext is None else json.loads(plaintext)

@@ -7,6 +7,7 @@ HTTPS, a real Redis, and a browser holding a cookie the attacker built.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -18,7 +19,7 @@ from cryptography.fernet import Fernet
 
 from entra_auth.sealed_records import RecordSealer
 from tests.conftest import TEST_TOKEN_CACHE_KEY
-from tests.stored_records import session_key, stored_session
+from tests.stored_records import session_key, signin_key, stored_flow, stored_session
 
 from .conftest import sign_in
 
@@ -198,3 +199,24 @@ def test_a_session_written_under_the_old_key_works_after_a_new_key_is_put_first(
                     allow_redirects=False)
     assert not redis_client.exists(old_name)
     assert_lands_on_sign_in(megan, before, emulator)
+
+
+def test_a_sign_in_flow_rewritten_in_redis_is_no_flow(live, new_browser, redis_client, emulator, caplog):
+    """Someone who can write Redis rewrites an in-flight sign-in to send the user off-site afterwards."""
+    browser = new_browser()
+    started = browser.http.get(f"{live.url}/auth/login?next=/orders", allow_redirects=False)
+    assert started.status_code == 302
+    [key] = redis_client.keys("signin:*")
+    assert key.decode() == signin_key(browser.cookie(SIGNIN_COOKIE))
+    # The test reads the flow (an attacker could not: it is sealed) and writes it back rewritten.
+    flow = stored_flow(redis_client, browser.cookie(SIGNIN_COOKIE))
+    if flow is None:  # flows stored before they were sealed (to see this test fail without the seal)
+        flow = json.loads(redis_client.get(key))
+    redis_client.set(key, json.dumps({**flow, "next_path": "https://evil.example/"}), keepttl=True)
+
+    with caplog.at_level(logging.WARNING, logger="entra_auth.security"):
+        answer = browser.follow(started, as_user=MEGAN)
+    assert not any("evil.example" in r.headers.get("Location", "") for r in browser.history), "sent off-site"
+    assert answer.status_code == 400 and urlsplit(answer.url).path == "/auth/callback"
+    assert not browser.cookie(SESSION_COOKIE) and not redis_client.keys("session:*"), "nobody is signed in"
+    assert any("sign-in flow refused" in r.getMessage() for r in caplog.records), "a security event is logged"
