@@ -97,6 +97,11 @@ class BaseConfig:
     DOWNSTREAM_API_SCOPES = ["https://graph.microsoft.com/User.Read"]
 
     REDIS_URL: str | None = None
+    # Production refuses a REDIS_URL that crosses the network in clear (not rediss://, not loopback,
+    # not a Unix socket) unless this says the network is private (README: "Redis over plain TCP").
+    REDIS_ALLOW_PLAINTEXT = False
+    # Fernet keys; the first writes, all read. They also key and seal sessions and sign-in flows
+    # (entra_auth/sealed_records.py): the same attacker, the same store, the same rotation.
     TOKEN_CACHE_KEYS: list[str] = []
     PUBLIC_BASE_URL: str | None = None
     ENABLED_BLUEPRINTS = ["web", "api"]
@@ -206,7 +211,8 @@ _INTEGERS = ("TRUSTED_PROXY_HOPS", "SESSION_IDLE_TIMEOUT_SECONDS", "SESSION_ABSO
 
 
 _BOOLEANS = {"FLASK_DEBUG": "DEBUG",  # Flask's own variable: `flask run --debug` sets it too
-             "API_ACCEPT_V1_TOKENS": "API_ACCEPT_V1_TOKENS"}
+             "API_ACCEPT_V1_TOKENS": "API_ACCEPT_V1_TOKENS",
+             "REDIS_ALLOW_PLAINTEXT": "REDIS_ALLOW_PLAINTEXT"}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -441,9 +447,16 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
                                       f"the one set {secret_weakness}", "")
 
     redis_url = settings.get("REDIS_URL")
-    if production and redis_url and not _redis_is_private(str(redis_url)):
-        add(WARN, "REDIS_URL", f"{_describe_redis(redis_url)} is not TLS: sessions and encrypted token caches "
-                               "cross the network in clear (use rediss://; Azure Cache for Redis listens on 6380)")
+    if redis_url and not _redis_is_private(str(redis_url)):
+        # Sealed sessions and encrypted caches stay unreadable on the wire, but Redis's AUTH
+        # password, the commands and the orders do not, and a man in the middle can drop or replay.
+        in_clear = (f"{_describe_redis(redis_url)} is not TLS: Redis's password, the orders and every "
+                    "command cross the network in clear")
+        if settings.get("REDIS_ALLOW_PLAINTEXT"):
+            add(WARN, "REDIS_URL", f"{in_clear} (allowed by REDIS_ALLOW_PLAINTEXT=true, for a private network)")
+        else:
+            production_rule("REDIS_URL", f"{in_clear}: use rediss:// (Azure Cache for Redis listens on 6380), or "
+                                         "set REDIS_ALLOW_PLAINTEXT=true if this network is private", "")
     else:
         production_rule("REDIS_URL", None if redis_url else
                         "REDIS_URL is required in production (the embedded Redis is for development)",
@@ -665,10 +678,13 @@ def _describe_redis(url: str | None) -> str:
 
 
 def _redis_is_private(url: str) -> bool:
-    """TLS, a Unix socket, or a loopback server (a sidecar): nothing crosses the network in clear."""
+    """TLS, a Unix socket, or loopback servers only (a sidecar): nothing crosses the network in clear."""
     parts = urlsplit(url)
-    return (parts.scheme in ("rediss", "rediss+cluster", "rediss+sentinel", "unix")
-            or _is_local_host(parts.hostname or ""))
+    if parts.scheme in ("rediss", "rediss+cluster", "rediss+sentinel", "unix"):
+        return True
+    # A Cluster or Sentinel URL lists several host:port pairs: every one must be loopback.
+    hosts = [urlsplit(f"//{pair}").hostname or "" for pair in parts.netloc.rpartition("@")[2].split(",")]
+    return all(_is_local_host(host) for host in hosts)
 
 
 def _inside(path: str | os.PathLike, folder: Path) -> bool:

@@ -27,6 +27,7 @@ import msal
 import redis as redis_lib
 
 from bench.stack import API_CLIENT_ID, HOME_TENANT_ID, Stack
+from entra_auth.sealed_records import RecordSealer
 from entra_auth.http import build_http_session
 from localdev.browser import Browser
 from orders_store import OrderStore
@@ -79,7 +80,8 @@ def bare_keys(stack: Stack, browser: Browser) -> dict:
     client = redis_lib.Redis.from_url(stack.redis.url)
     (cache_key,) = client.keys("tokencache:user:*")
     return {
-        "session": f"session:{browser.cookie('__Host-session')}",
+        # Named by a keyed hash of the cookie value (entra_auth/sealed_records.py), as the app names it.
+        "session": "session:" + RecordSealer([stack.token_cache_key], "session").digest(browser.cookie("__Host-session")),
         "token_cache": cache_key.decode(),
         "index": f"orders:{{{HOME_TENANT_ID}}}:by-owner:{MEGAN_OID}",
         "order_prefix": f"orders:{{{HOME_TENANT_ID}}}:order:",

@@ -27,6 +27,7 @@ from .msal_apps import MsalAppFactory
 from .obo import OnBehalfOf
 from .protected_api import ProtectedApi
 from .redis_client import connect
+from .sealed_records import RecordSealer
 from .signin_flows import SignInFlowStore
 from .token_acquisition import UserTokens
 from .token_cache import RedisTokenCacheStore, TokenCacheCipher
@@ -67,6 +68,7 @@ class EntraState:
     jwks: JwksCache
     validator: TokenValidator  # bearer tokens for the API tier
     cipher: TokenCacheCipher
+    record_keys: list[str]  # TOKEN_CACHE_KEYS: also seal sessions and sign-in flows (sealed_records.py)
     allowed_client_apps: frozenset[str] | None = None
     web: WebState | None = None
     api: ApiState | None = None
@@ -91,6 +93,7 @@ def init_app(app: Flask, redis_url: str, token_cache_keys: list[str]) -> EntraSt
             jwks,
         ),
         cipher=TokenCacheCipher(token_cache_keys),
+        record_keys=list(token_cache_keys),
         allowed_client_apps=frozenset(cfg["API_ALLOWED_CLIENT_APPS"]) if cfg.get("API_ALLOWED_CLIENT_APPS") else None,
     )
     if "web" in cfg["ENABLED_BLUEPRINTS"]:
@@ -119,6 +122,7 @@ def _init_web(app: Flask, state: EntraState) -> WebState:
     sessions = EntraSessionInterface(
         app,
         state.redis,
+        RecordSealer(state.record_keys, "session"),
         idle_timeout=int(cfg["SESSION_IDLE_TIMEOUT_SECONDS"]),
         absolute_timeout=int(cfg["SESSION_ABSOLUTE_TIMEOUT_SECONDS"]),
     )
@@ -128,7 +132,7 @@ def _init_web(app: Flask, state: EntraState) -> WebState:
         msal_apps=apps,
         token_caches=caches,
         user_tokens=UserTokens(apps, caches, id_tokens),
-        flows=SignInFlowStore(state.redis),
+        flows=SignInFlowStore(state.redis, RecordSealer(state.record_keys, "signin")),
         sessions=sessions,
         orders_api=orders_api,
     )

@@ -24,6 +24,12 @@ from .msal_errors import error_from_result, msal_call
 from .token_cache import PartitionCache, RedisTokenCacheStore
 
 log = logging.getLogger(__name__)
+security_log = logging.getLogger("entra_auth.security")
+
+
+def _user_of(incoming: ValidatedToken) -> str:
+    """MSAL's home_account_id for the caller (``<oid>.<tid>``, from Entra's client_info)."""
+    return f"{incoming.claims.get('oid')}.{incoming.claims.get('tid')}"
 
 
 class OnBehalfOf:
@@ -43,7 +49,7 @@ class OnBehalfOf:
         partition = self.partition_of(assertion)
         cache = self._store.load(partition)
         try:
-            cached = self._from_cache(self._apps.offline(cache), scopes)
+            cached = self._from_cache(self._apps.offline(cache), scopes, _user_of(incoming))
         except NetworkNeeded:
             cached = None
         if cached is not None:
@@ -66,9 +72,15 @@ class OnBehalfOf:
         self._store.delete(self.partition_of(assertion))
 
     @staticmethod
-    def _from_cache(app, scopes: list[str]) -> str | None:
+    def _from_cache(app, scopes: list[str], user: str) -> str | None:
         accounts = app.get_accounts()
         if len(accounts) != 1:
+            return None
+        if accounts[0].get("home_account_id") != user:
+            # The key is a plain hash of the incoming token, which its holder can compute: a cache
+            # found there must be this caller's, or whoever can write Redis could copy another
+            # user's cache under their own token's key. Exchange afresh instead (it overwrites it).
+            security_log.warning("on-behalf-of cache entry belongs to another user; ignored")
             return None
         result = app.acquire_token_silent_with_error(scopes, accounts[0])
         if result and "access_token" in result:

@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 
 from entra_auth.token_cache import TokenCacheCipher
 from tests.conftest import HOME_TENANT_ID, TEST_TOKEN_CACHE_KEY
+from tests.stored_records import session_key
 
 MEGAN = "megan@contoso.example"
 MEGAN_OID = "a0000001-0000-4000-8000-000000000001"
@@ -202,10 +203,10 @@ def test_an_employee_signs_in_orders_is_refused_admin_and_signs_out_then_an_admi
     # -- Sign out: the emulator's signed-out page, then back on the app, signed out.
     page.goto("/profile")
     session_id = app_cookies(window)[SESSION_COOKIE]["value"]
-    assert redis_client.exists(f"session:{session_id}")
+    assert redis_client.exists(session_key(session_id))
     sign_out(window, live, emulator)
     assert SESSION_COOKIE not in app_cookies(window), "the session cookie was deleted"
-    assert not redis_client.exists(f"session:{session_id}"), "the session ended on the server"
+    assert not redis_client.exists(session_key(session_id)), "the session ended on the server"
     # Her token cache is gone (the API tier's on-behalf-of cache lives until the token it was keyed by expires).
     assert not tokens_in_redis(redis_client, "tokencache:user:*"), "her tokens are forgotten"
 
@@ -297,8 +298,8 @@ def test_re_signing_in_for_consent_ends_the_session_it_replaces(start_app, new_w
     order_through_consent(window, live, emulator)
     after = app_cookies(window)[SESSION_COOKIE]["value"]
     assert after != before, "a fresh session id at re-sign-in"
-    assert redis_client.exists(f"session:{after}")
-    assert not redis_client.exists(f"session:{before}"), "the session it replaced is ended"
+    assert redis_client.exists(session_key(after))
+    assert not redis_client.exists(session_key(before)), "the session it replaced is ended"
 
 
 def test_the_app_serves_a_favicon(start_app, new_window):

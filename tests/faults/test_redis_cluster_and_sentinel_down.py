@@ -18,6 +18,7 @@ from app import create_app
 from entra_auth.http import build_http_session
 from entra_auth.redis_client import connect
 from tests.conftest import app_settings
+from tests.stored_records import session_key
 from tests.web.conftest import sign_in
 
 from .conftest import MEGAN
@@ -80,7 +81,7 @@ def test_redis_down_mid_session_is_a_503_and_the_same_session_works_when_it_retu
     browser = new_browser()
     sign_in(browser, live, MEGAN, "/orders")
     cookie = browser.cookie(SESSION_COOKIE)
-    assert topology.keys("session:*") == {f"session:{cookie}"}, "the session is in this topology"
+    assert topology.keys("session:*") == {session_key(cookie)}, "the session is in this topology"
     api = build_http_session(str(emulator.ca_path))
 
     topology.stop()
@@ -107,7 +108,7 @@ def test_a_hung_redis_costs_seconds_not_the_worker_timeout(topology, start_app, 
     client = live.app.test_client()
     if topology.kind == "cluster":
         # For less than the cluster's node timeout: the other primaries still count it in.
-        hung = topology.node_for(f"session:{browser.cookie(SESSION_COOKIE)}")
+        hung = topology.node_for(session_key(browser.cookie(SESSION_COOKIE)))
     else:
         hung = topology.server
     hung.pause()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from urllib.parse import parse_qs, urlsplit
-
-import msgspec
 
 from tests.api.helpers import MEGAN
 from tests.conftest import authorization_response, pick_account
+from tests.stored_records import stored_flow, stored_session  # noqa: F401 - tests import stored_flow from here
 
 SIGNIN_COOKIE = "__Host-signin"
 SESSION_COOKIE = "__Host-session"
@@ -32,18 +29,12 @@ def start_sign_in(client, next_value: str = "/") -> tuple[str, str]:
     return set_cookie(resp, SIGNIN_COOKIE), state
 
 
-def stored_flow(redis_client, cookie: str) -> dict | None:
-    """The in-flight sign-in the cookie names, as the flow store keeps it (None once taken)."""
-    raw = redis_client.get(f"signin:{hashlib.sha256(cookie.encode()).hexdigest()}")
-    return None if raw is None else json.loads(raw)
-
-
 def signed_in_sessions(redis_client) -> set[bytes]:
     """The Redis keys of sessions that hold a signed-in user's claims."""
     found = set()
     for key in redis_client.scan_iter(match="session:*"):
-        raw = redis_client.get(key)
-        if raw is not None and "claims" in msgspec.msgpack.decode(raw):
+        data = stored_session(redis_client, key)
+        if data is not None and "claims" in data:
             found.add(key)
     return found
 

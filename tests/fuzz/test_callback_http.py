@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-import msgspec
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
 from blueprints.sign_in_endings import ENDINGS
 from tests.conftest import HOME_TENANT_ID
+from tests.stored_records import stored_session
 
 from .budget import budget
 from .flows import SESSION_COOKIE, SIGNIN_COOKIE, set_cookie, sign_in, signed_in_sessions, start_sign_in, stored_flow
@@ -128,7 +128,7 @@ def signed_in(fuzz_client, idp, fuzz_redis) -> tuple[bytes, str]:
     before = signed_in_sessions(fuzz_redis)
     sign_in(fuzz_client, idp)
     [key] = signed_in_sessions(fuzz_redis) - before
-    return key, msgspec.msgpack.decode(fuzz_redis.get(key))["_entra_sid"]
+    return key, stored_session(fuzz_redis, key)["_entra_sid"]
 
 
 @budget(150)

@@ -127,6 +127,7 @@ class AppInstance(Gunicorn):
         workdir.mkdir(parents=True, exist_ok=True)
         super().__init__(env, workdir)
         self.url = url
+        self.env = env  # what the platform set (e.g. TOKEN_CACHE_KEYS, to find what the app stored)
 
     def wait_until_serving(self, http: requests.Session, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -39,6 +39,7 @@ def test_production_does_not_call_a_tls_cluster_or_sentinel_url_clear_text(url):
 
 def test_production_warns_about_a_clear_text_cluster_url():
     """The control of the test above: the warning exists, for what really is clear text."""
-    settings = config.load_config({**SAFE_PRODUCTION, "REDIS_URL": "redis+cluster://10.0.0.4:6379,10.0.0.5:6379"})
+    settings = config.load_config({**SAFE_PRODUCTION, "REDIS_URL": "redis+cluster://10.0.0.4:6379,10.0.0.5:6379",
+                                   "REDIS_ALLOW_PLAINTEXT": "true"})  # without it production refuses it
     [item] = [i for i in config.posture(settings) if i[1] == "REDIS_URL"]
     assert item[0] == "warn" and "is not TLS" in item[2]

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from entra_auth.http import build_http_session
 from localdev.browser import Browser
 from tests.conftest import WEB_CLIENT_ID
+from tests.stored_records import session_key as stored_session_key
 from tests.web.conftest import get_all_at_once, sign_in
 
 from .conftest import SESSION_COOKIE
@@ -66,7 +67,8 @@ def test_a_session_started_on_one_instance_works_on_the_other(several, new_brows
     browser = new_browser()
     sign_in(browser, first, MEGAN, "/profile")
     [session_key] = several.topology.keys("session:*")
-    assert session_key == f"session:{browser.cookie(SESSION_COOKIE)}"
+    assert session_key == stored_session_key(browser.cookie(SESSION_COOKIE),
+                                             first.env["TOKEN_CACHE_KEYS"].split(","))
     mark = control.last_seq()
 
     assert_signed_in(browser, second)

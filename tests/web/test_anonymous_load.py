@@ -26,7 +26,9 @@ from app import create_app
 from entra_auth.errors import SignInFailed
 from entra_auth.signin_flows import FLOW_TTL_SECONDS, MAX_FLOW_BYTES, PendingSignIn, SignInFlowStore
 from localdev.embedded_redis import free_port
-from tests.conftest import app_settings
+from entra_auth.sealed_records import RecordSealer
+from tests.conftest import TEST_TOKEN_CACHE_KEY, app_settings
+from tests.stored_records import opened_flow
 
 from .conftest import sign_in
 
@@ -169,7 +171,7 @@ def test_a_browser_restarting_sign_in_replaces_its_pending_flow(live, redis_clie
     cookie = browser.get_cookie("__Host-signin")
     assert cookie is not None
     [key] = redis_client.keys("signin:*")
-    assert json.loads(redis_client.get(key))["next_path"] == "/orders"
+    assert opened_flow(redis_client, key)["next_path"] == "/orders"
 
 
 def test_the_largest_anonymous_sign_in_start_stays_within_the_byte_bound(live, redis_client):
@@ -178,7 +180,7 @@ def test_the_largest_anonymous_sign_in_start_stays_within_the_byte_bound(live, r
     assert client.get(f"/auth/login?next={quote(widest)}").status_code == 302
     [key] = redis_client.keys("signin:*")
     assert redis_client.strlen(key) <= MAX_FLOW_BYTES
-    assert json.loads(redis_client.get(key))["next_path"] == widest, "it fits: kept whole"
+    assert opened_flow(redis_client, key)["next_path"] == widest, "it fits: kept whole"
 
 
 @pytest.mark.parametrize("oversized, kept", [
@@ -186,7 +188,7 @@ def test_the_largest_anonymous_sign_in_start_stays_within_the_byte_bound(live, r
     ({"next_path": "/orders?q=" + "x" * 20_000}, {"next_path": "/"}),
 ])
 def test_a_flow_over_the_byte_bound_drops_its_drafts_then_its_return_path(redis_client, oversized, kept):
-    store = SignInFlowStore(redis_client)
+    store = SignInFlowStore(redis_client, RecordSealer([TEST_TOKEN_CACHE_KEY], "signin"))
     pending = PendingSignIn(flow={"state": "s"}, **{"next_path": "/orders", **oversized})
     key = store.save(pending)
     [stored_key] = redis_client.keys("signin:*")
@@ -196,7 +198,7 @@ def test_a_flow_over_the_byte_bound_drops_its_drafts_then_its_return_path(redis_
 
 
 def test_a_flow_that_cannot_be_brought_under_the_bound_is_refused_and_not_stored(redis_client):
-    store = SignInFlowStore(redis_client)
+    store = SignInFlowStore(redis_client, RecordSealer([TEST_TOKEN_CACHE_KEY], "signin"))
     with pytest.raises(SignInFailed, match="too large"):
         store.save(PendingSignIn(flow={"state": "s"}, claims="c" * 20_000))
     assert redis_client.keys("signin:*") == []

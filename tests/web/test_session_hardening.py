@@ -9,10 +9,11 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-import msgspec
 import pytest
 from flask import Flask
 from flask_session.base import MsgSpecSerializer
+
+from tests.stored_records import session_key, stored_session
 
 from .conftest import sign_in
 from .cookie_rules import assert_cookie_deleted, set_cookie_headers
@@ -72,7 +73,7 @@ def test_a_planted_session_id_is_dead_after_the_victim_signs_in(live, new_browse
         # The only ids the app hands out belong to signed-in sessions (anonymous visitors get none).
         sign_in(attacker, live, LEE)
         planted = attacker.cookie(SESSION_COOKIE)
-        assert redis_client.exists(f"session:{planted}")
+        assert redis_client.exists(session_key(planted))
     else:
         planted = secrets.token_urlsafe(32)
         plant_cookie(attacker, planted)
@@ -83,8 +84,8 @@ def test_a_planted_session_id_is_dead_after_the_victim_signs_in(live, new_browse
     assert [urlsplit(r.url).path for r in victim.history].count("/auth/callback") == 1, "one sign-in was enough"
     fresh = victim.cookie(SESSION_COOKIE)
     assert fresh and fresh != planted
-    assert not redis_client.exists(f"session:{planted}"), "the planted id is dead on the server"
-    assert [k.decode() for k in redis_client.keys("session:*")] == [f"session:{fresh}"]
+    assert not redis_client.exists(session_key(planted)), "the planted id is dead on the server"
+    assert [k.decode() for k in redis_client.keys("session:*")] == [session_key(fresh)]
     # The attacker, still holding the planted id, is nobody: not Adele, not even themselves.
     assert attacker.cookie(SESSION_COOKIE) == planted
     home = attacker.get(f"{live.url}/")
@@ -118,7 +119,7 @@ def test_a_pickle_planted_in_the_session_store_is_not_executed(live, new_browser
     victim = new_browser()
     sign_in(victim, live, MEGAN)
     sid = victim.cookie(SESSION_COOKIE)
-    redis_client.set(f"session:{sid}", payload, keepttl=True)
+    redis_client.set(session_key(sid), payload, keepttl=True)
 
     with caplog.at_level(logging.WARNING, logger="entra_auth.security"):
         home = victim.http.get(f"{live.url}/", allow_redirects=False)
@@ -126,7 +127,7 @@ def test_a_pickle_planted_in_the_session_store_is_not_executed(live, new_browser
     assert home.status_code == 200 and SIGNED_OUT in home.text  # answered normally, as signed out
     assert any(r.name == "entra_auth.security" and "session payload refused" in r.getMessage()
                for r in caplog.records), "a security event is logged"
-    assert not redis_client.exists(f"session:{sid}"), "the poisoned entry is removed"
+    assert not redis_client.exists(session_key(sid)), "the poisoned entry is removed"
     assert_cookie_deleted(home)  # and the browser's cookie naming it
     plant_cookie(victim, sid)
     assert_sent_to_sign_in(victim.http.get(f"{live.url}/profile", allow_redirects=False), emulator)
@@ -136,12 +137,12 @@ def test_a_pickle_planted_in_the_session_store_is_not_executed(live, new_browser
 # -- timeouts -----------------------------------------------------------------------------------------
 
 def _session_key(browser) -> str:
-    return f"session:{browser.cookie(SESSION_COOKIE)}"
+    return session_key(browser.cookie(SESSION_COOKIE))
 
 
 def _created(redis_client, key: str) -> float:
     """When the server says the session began (its ``_created``), so the test waits exactly long enough."""
-    return float(msgspec.msgpack.decode(redis_client.get(key))["_created"])
+    return float(stored_session(redis_client, key)["_created"])
 
 
 def test_a_session_lives_while_used_and_ends_after_the_idle_timeout(start_app, new_browser, redis_client,
@@ -156,7 +157,7 @@ def test_a_session_lives_while_used_and_ends_after_the_idle_timeout(start_app, n
         assert "Welcome back, Megan Bowen" in page.text, f"signed out after {time.monotonic() - started:.1f} s"
         time.sleep(0.5)
     assert browser.http.get(f"{live.url}/orders", allow_redirects=False).status_code == 200
-    assert browser.cookie(SESSION_COOKIE) == key.split(":", 1)[1]
+    assert session_key(browser.cookie(SESSION_COOKIE)) == key
 
     assert 0 < redis_client.ttl(key) <= 2, "Redis forgets an idle session too"
     # The server must enforce it by itself (a TTL is not a guarantee: a restore, a copy, a bug).
