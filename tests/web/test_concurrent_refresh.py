@@ -16,7 +16,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import msal
-import msgspec
 import pytest
 
 from entra_auth.errors import InteractionRequired
@@ -29,6 +28,8 @@ from tests.conftest import (
     confidential_app,
     pick_account,
 )
+
+from tests.stored_records import session_key, stored_session
 
 from .conftest import get_all_at_once, sign_in
 
@@ -50,7 +51,7 @@ def strict_rotation(control):
 
 def signed_in_claims(live, browser) -> dict:
     """The claims the browser's session keeps: whom the web tier says the user signed in as."""
-    return msgspec.msgpack.decode(live.state.redis.get(f"session:{browser.cookie(SESSION_COOKIE)}"))["claims"]
+    return stored_session(live.state.redis, session_key(browser.cookie(SESSION_COOKIE)))["claims"]
 
 
 def refresh_grants(control, since: int) -> list[dict]:
