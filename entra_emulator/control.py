@@ -228,9 +228,18 @@ def update_registration(key: str):
     if registration is None:
         return jsonify({"error": "unknown registration"}), 404
     body = _body()
-    version = body.get("access_token_version")
+    if not {"access_token_version", "optional_claims"} & body.keys():
+        return _bad("give access_token_version and/or optional_claims")
+    version = body.get("access_token_version", emu.issuer.token_version(registration))
     if version not in (1, 2) or isinstance(version, bool):
         return _bad("access_token_version must be 1 or 2")
+    # The access token's optional claims the registration requests (e.g. ["idtyp"]), as an admin edits
+    # optionalClaims.accessToken; idtyp is not sent unless requested.
+    optional = body.get("optional_claims", emu.issuer.optional_claims(registration))
+    if not isinstance(optional, list) or not all(isinstance(c, str) for c in optional):
+        return _bad("optional_claims must be a list of claim names")
     with emu.state.lock:
         emu.state.token_versions[registration.key] = version
-    return jsonify({"key": registration.key, "client_id": registration.client_id, "access_token_version": version})
+        emu.state.optional_claims[registration.key] = list(optional)
+    return jsonify({"key": registration.key, "client_id": registration.client_id, "access_token_version": version,
+                    "optional_claims": optional})

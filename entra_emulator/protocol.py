@@ -41,10 +41,11 @@ class OAuthError(Exception):
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
         body = {
             "error": self.error,
-            # Entra appends trace and correlation ids to every description.
+            # Entra appends trace and correlation ids to every description, one per line
+            # (Microsoft's sample error response: reference-error-codes, "Handling error codes").
             "error_description": (
-                f"AADSTS{self.code}: {self.description} Trace ID: {trace_id} "
-                f"Correlation ID: {correlation_id} Timestamp: {now}"
+                f"AADSTS{self.code}: {self.description}\r\nTrace ID: {trace_id}\r\n"
+                f"Correlation ID: {correlation_id}\r\nTimestamp: {now}"
             ),
             "error_codes": [self.code],
             "timestamp": now,

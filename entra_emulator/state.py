@@ -145,6 +145,7 @@ class EmulatorState:
         # access_token_lifetime None: Entra's default, a random 60-90 minutes per token.
         self.settings: dict[str, int | None] = dict(DEFAULT_SETTINGS)
         self.token_versions: dict[str, int] = {}  # registration key -> access token version set at runtime
+        self.optional_claims: dict[str, list[str]] = {}  # registration key -> access-token optional claims
         # Not Entra's default. Entra keeps a refresh token valid after it is used (Microsoft Learn,
         # "Refresh tokens in the Microsoft identity platform"): a retry or a second instance holding
         # the same one still gets tokens. This test-control setting makes a used refresh token
@@ -243,4 +244,5 @@ class EmulatorState:
             self.user_consent.clear()
             self.settings.update(DEFAULT_SETTINGS)
             self.token_versions.clear()
+            self.optional_claims.clear()
             self.single_use_refresh_tokens = False

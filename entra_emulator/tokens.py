@@ -99,6 +99,10 @@ class TokenIssuer:
         """The access-token version the resource asks for (manifest, or a test's runtime switch)."""
         return self.state.token_versions.get(resource.key, resource.access_token_version)
 
+    def optional_claims(self, resource: Registration) -> list[str]:
+        """The access-token optional claims the resource asks for (manifest, or a test's runtime switch)."""
+        return self.state.optional_claims.get(resource.key, resource.optional_claims)
+
     def _access_token_lifetime(self, *, cae: bool) -> int:
         forced = self.state.settings.get("access_token_lifetime")
         if forced:  # a test pinned it (e.g. short, so that every page refreshes)
@@ -222,7 +226,7 @@ class TokenIssuer:
             claims["roles"] = roles
         if acrs:
             claims["acrs"] = acrs
-        if capabilities and "xms_cc" in resource.optional_claims:
+        if capabilities and "xms_cc" in self.optional_claims(resource):
             claims["xms_cc"] = capabilities
         token = self._sign(claims, "access_token", client.client_id, grant=grant,
                            graph_nonce=resource.client_id == GRAPH_APP_ID)
@@ -238,6 +242,7 @@ class TokenIssuer:
         claims = self._app_claims(
             tenant_id, lifetime, version=version, aud=self._audience(resource, version, requested_as),
             client_id=client.client_id, client_auth=azpacr, principal_id=sp_oid,
+            idtyp="idtyp" in self.optional_claims(resource),
         )
         if roles:
             claims["roles"] = sorted(roles)
@@ -255,17 +260,19 @@ class TokenIssuer:
         tenant = self.manifest.tenant_by_key(mi.tenant)
         registration = self.manifest.resource_for(resource)
         graph_nonce = False
+        idtyp = True  # as observed in the token exchange's tokens
         if resource.rstrip("/") in (TOKEN_EXCHANGE_AUDIENCE, TOKEN_EXCHANGE_APP_ID):
             version, aud = 2, TOKEN_EXCHANGE_APP_ID
         elif registration is not None:
             version = self.token_version(registration)
             aud = self._audience(registration, version, resource)
             graph_nonce = registration.client_id == GRAPH_APP_ID
+            idtyp = "idtyp" in self.optional_claims(registration)
         else:
             version, aud = 1, resource
         claims = self._app_claims(
             tenant.id, MANAGED_IDENTITY_LIFETIME, version=version, aud=aud, client_id=mi.client_id,
-            client_auth="2", principal_id=mi.principal_id,
+            client_auth="2", principal_id=mi.principal_id, idtyp=idtyp,
         )
         claims["xms_mirid"] = (f"/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/dev/providers/"
                                f"Microsoft.ManagedIdentity/userAssignedIdentities/{mi.key}")
@@ -273,10 +280,17 @@ class TokenIssuer:
         return token, MANAGED_IDENTITY_LIFETIME
 
     def _app_claims(self, tenant_id: str, lifetime: int, *, version: int, aud: str, client_id: str,
-                    client_auth: str, principal_id: str) -> dict:
-        """An app-only token: the client's service principal is both ``oid`` and ``sub``."""
+                    client_auth: str, principal_id: str, idtyp: bool) -> dict:
+        """An app-only token: the client's service principal is both ``oid`` and ``sub``.
+
+        ``idtyp: app`` only when the resource asks for it: an optional claim the resource's
+        registration must request (Microsoft's optional claims reference), which the Orders
+        API's does not, so the app must tell app-only tokens apart without it.
+        """
         claims = self._base(tenant_id, lifetime, version=version)
-        claims.update(aud=aud, oid=principal_id, sub=principal_id, idtyp="app")
+        claims.update(aud=aud, oid=principal_id, sub=principal_id)
+        if idtyp:
+            claims["idtyp"] = "app"
         if version == 2:
             claims.update(azp=client_id, azpacr=client_auth)
         else:

@@ -138,6 +138,10 @@ class Control:
         """Make a registration's access tokens v1.0 or v2.0 until the next reset."""
         return self._post(f"/registrations/{registration}", {"access_token_version": version})
 
+    def optional_claims(self, registration: str, claims: list[str]) -> dict:
+        """Set the access-token optional claims a registration requests (e.g. ["idtyp"]) until the next reset."""
+        return self._post(f"/registrations/{registration}", {"optional_claims": claims})
+
     def set_roles(self, user: str, roles: list[str]) -> dict:
         resp = self.http.put(f"{self.base}/users/{user}/roles", json={"roles": roles})
         assert resp.status_code == 200, resp.text

@@ -79,3 +79,18 @@ def test_access_tokens_name_their_client_in_either_version(make_app, tokens, res
     assert client.get("/api/orders", headers=bearer(resign(v1))).status_code == 200
     token = resign(without(v1, "appid"))
     assert_invalid_token(client.get("/api/orders", headers=bearer(token)), "not an access token", token)
+
+
+@pytest.mark.parametrize("requested", [False, True], ids=["idtyp not requested", "idtyp requested"])
+def test_the_emulators_app_only_tokens_with_and_without_idtyp(client, tokens, control, requested):
+    """As Entra issues them: idtyp only when the API's registration requests the optional claim."""
+    if requested:
+        assert control.optional_claims("orders-api", ["idtyp"])["optional_claims"] == ["idtyp"]
+    token = tokens.client_credentials(fresh=True)
+    claims = claims_of(token)
+    assert claims.get("idtyp") == ("app" if requested else None)
+    assert "idtyp" not in claims_of(tokens.sign_in()["access_token"])  # a user's token carries none either way
+    resp = client.get("/api/orders", headers=bearer(token))
+    assert resp.status_code == 200 and resp.get_json()["view"] == "tenant", resp.get_json()
+    # The same app's token on a user-only endpoint is refused either way.
+    assert client.post("/api/orders", json={"item": "Pens", "quantity": 1}, headers=bearer(token)).status_code == 403

@@ -130,7 +130,7 @@ def test_an_app_token_without_a_role_grant_is_refused(client, tokens):
     """The web app's own client-credentials token: a valid token for our audience, but no app role."""
     token = tokens.client_credentials(WEB_CLIENT_ID)
     claims = claims_of(token)
-    assert claims["idtyp"] == "app" and "roles" not in claims
+    assert claims["oid"] == claims["sub"] and "scp" not in claims and "roles" not in claims  # app-only
     resp = client.get("/api/orders", headers=bearer(token))
     assert_insufficient_scope(resp, "Orders.Read.All", "missing app role", token)
     resp = client.get("/api/orders/3f2b5a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", headers=bearer(token))

@@ -131,3 +131,25 @@ def test_a_token_of_the_home_tenant_keeps_its_tenant_rule_in_v1(make_app, tokens
     assert_invalid_token(client.get("/api/orders", headers=bearer(token)), "tenant not allowed", token)
     assert client.get("/api/orders", headers=bearer(resign(as_v1(claims_of(tokens.user(MEGAN)), APP_ID_URI)))
                       ).status_code == 200
+
+
+# -- the emulator's own v1.0 tokens (the API registration switched to accessTokenAcceptedVersion 1) ------
+def test_real_v1_tokens_are_accepted_when_enabled_and_refused_otherwise(make_app, tokens, control):
+    control.access_token_version("orders-api", 1)
+    user = tokens.sign_in()["access_token"]
+    daemon = tokens.client_credentials(fresh=True)
+    for token in (user, daemon):
+        claims = claims_of(token)
+        assert claims["ver"] == "1.0" and claims["iss"] == V1_ISSUER.format(tid=HOME_TENANT_ID), claims
+        assert "appid" in claims and "azp" not in claims
+    assert claims_of(user)["aud"] == APP_ID_URI, "asked for with the App ID URI's scope"
+
+    enabled = make_app(API_AUDIENCE=[APP_ID_URI], API_ACCEPT_V1_TOKENS=True).test_client()
+    assert enabled.get("/api/orders", headers=bearer(user)).get_json()["view"] == "own"
+    assert enabled.get("/api/orders", headers=bearer(daemon)).get_json()["view"] == "tenant"
+    default = make_app(API_AUDIENCE=[APP_ID_URI]).test_client()
+    for token in (user, daemon):
+        assert_invalid_token(default.get("/api/orders", headers=bearer(token)), "wrong issuer", token)
+    # Enabled, but the App ID URI not configured: a v1.0 token naming it is a stranger's.
+    unset = make_app(API_AUDIENCE=[], API_ACCEPT_V1_TOKENS=True).test_client()
+    assert_invalid_token(unset.get("/api/orders", headers=bearer(user)), "wrong audience", user)

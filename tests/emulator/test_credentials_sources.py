@@ -162,7 +162,7 @@ def test_each_source_gets_an_app_token(emulator, http, recording_http, jwks, con
     result = app.acquire_token_for_client([API_DEFAULT])
     assert "access_token" in result, result.get("error_description")
     claims = strict_validate(result["access_token"], jwks, authority_host=emulator.url, audience=API_CLIENT_ID)
-    assert claims["azp"] == client_id and claims["idtyp"] == "app"
+    assert claims["azp"] == client_id and claims["oid"] == claims["sub"] and "scp" not in claims
     # Entra's azpacr: 1 = shared secret, 2 = certificate or assertion.
     assert claims["azpacr"] == ("1" if method == "client_secret" else "2")
     if client_id == DAEMON_CLIENT_ID:

@@ -59,7 +59,7 @@ def test_an_error_body_carries_the_client_request_id_and_the_request_id_as_trace
     sent = answer.request.headers["client-request-id"]
     assert result["correlation_id"] == sent
     assert result["trace_id"] == answer.headers["x-ms-request-id"]
-    assert f"Trace ID: {result['trace_id']} Correlation ID: {sent}" in result["error_description"]
+    assert f"Trace ID: {result['trace_id']}\r\nCorrelation ID: {sent}" in result["error_description"]
     assert _logged(control, result["trace_id"])["client_request_id"] == sent
 
 

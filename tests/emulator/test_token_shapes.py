@@ -101,7 +101,7 @@ def test_v1_app_only_token(emulator, http, control, jwks):
 def test_the_version_switch_lasts_until_the_reset(emulator, http, control):
     assert unverified(_daemon_token(emulator, http))["ver"] == "2.0"
     answer = control.access_token_version("orders-api", 1)
-    assert answer == {"key": "orders-api", "client_id": API_CLIENT_ID, "access_token_version": 1}
+    assert answer == {"key": "orders-api", "client_id": API_CLIENT_ID, "access_token_version": 1, "optional_claims": []}
     info = http.get(f"{emulator.url}/_emulator/info").json()
     assert {r["key"]: r["access_token_version"] for r in info["registrations"]}["orders-api"] == 1
     assert unverified(_daemon_token(emulator, http))["ver"] == "1.0"
@@ -194,7 +194,7 @@ def test_graph_app_only_token_is_v1_with_a_nonce(emulator, http, jwks, mi_client
     token = _graph_token_app_only(mi_client)
     claims = unverified(token)
     assert claims["ver"] == "1.0" and claims["aud"] == GRAPH_RESOURCE and claims["iss"] == V1_ISSUER
-    assert claims["appid"] == MI_CLIENT_ID and claims["appidacr"] == "2" and claims["idtyp"] == "app"
+    assert claims["appid"] == MI_CLIENT_ID and claims["appidacr"] == "2" and "idtyp" not in claims
     assert "nonce" in header_of(token) and not _rs256_verifies(token, jwks)
     # Graph validates it (then refuses /me to an app-only token: 403, not the 401 of a bad token).
     assert _me(emulator, http, token).status_code == 403

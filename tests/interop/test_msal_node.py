@@ -103,7 +103,7 @@ def test_client_credentials_with_a_certificate_and_with_a_secret(run):
         result = results[name]
         assert result["ok"], result
         claims = result["accessToken"]["claims"]
-        assert claims["aud"] == API_CLIENT_ID and claims["idtyp"] == "app", claims
+        assert claims["aud"] == API_CLIENT_ID and claims["oid"] == claims["sub"] and "scp" not in claims, claims
         assert claims["tid"] == HOME_TENANT_ID and "scp" not in claims
         assert result["tokenType"] == "Bearer" and result["expiresInSeconds"] > 0
     assert results["clientCredentialsCached"]["ok"] and results["clientCredentialsCached"]["fromCache"] is True

@@ -196,3 +196,19 @@ def test_development_defaults_differ_from_production_only_where_known(environmen
     other = config._CLASSES[environment]
     differing = {k for k in dir(other) if k.isupper() and getattr(other, k) != production.get(k)}
     assert differing <= set(KNOWN_DIFFERENCES), sorted(differing - set(KNOWN_DIFFERENCES))
+
+
+def test_the_chain_runs_with_v1_access_tokens_when_the_api_accepts_them(start_production_app, new_browser, control):
+    """The Orders API registration set to v1.0 tokens (accessTokenAcceptedVersion 1) and the app told so:
+    the page, the API tier and on-behalf-of with a v1.0 assertion all work."""
+    control.access_token_version("orders-api", 1)
+    api = start_production_app(ENABLED_BLUEPRINTS="api", API_ACCEPT_V1_TOKENS="true")
+    web = start_production_app(API_BASE_URL=api.url, API_ACCEPT_V1_TOKENS="true")
+    issued = record_tokens(web)
+    browser = new_browser()
+    sign_in(browser, web, MEGAN)
+    profile = browser.get(f"{web.url}/profile")
+    assert profile.status_code == 200 and "Marketing Manager" in profile.text
+    api_tokens = [c for c in map(jwt_claims, issued) if c.get("aud") == APP_ID_URI]
+    assert api_tokens and all(c["ver"] == "1.0" for c in api_tokens)
+    assert browser.get(f"{web.url}/orders").status_code == 200
