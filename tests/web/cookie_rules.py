@@ -27,3 +27,11 @@ def assert_cookie_deleted(response: requests.Response, name: str = SESSION_COOKI
     if name.startswith("__Host-"):
         assert "secure" in attributes and attributes.get("path") == "/" and "domain" not in attributes, (
             f"a browser ignores this deletion of a __Host- cookie: {headers[0]}")
+
+
+def plant_session_cookie(browser, value: str, name: str = SESSION_COOKIE) -> None:
+    """Give ``browser`` a session cookie of our choosing (an attacker's, a copied or minted one).
+
+    requests files cookies of "localhost" under "localhost.local"; browsers do not key cookies by port.
+    """
+    browser.http.cookies.set(name, value, domain="localhost.local", path="/", secure=True)

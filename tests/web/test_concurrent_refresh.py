@@ -54,6 +54,17 @@ def signed_in_claims(live, browser) -> dict:
     return stored_session(live.state.redis, session_key(browser.cookie(SESSION_COOKIE)))["claims"]
 
 
+def signed_in_cache_blob(emulator, http, browser) -> str:
+    """Megan signed in with MSAL alone: her serialized token cache, as a worker would load it from the store."""
+    cache = msal.SerializableTokenCache()
+    app = confidential_app(emulator, http, WEB_CLIENT_ID, tenant="organizations", token_cache=cache)
+    flow = app.initiate_auth_code_flow([API_SCOPE_READ], redirect_uri=REDIRECT_URI, response_mode="form_post")
+    result = app.acquire_token_by_auth_code_flow(flow, authorization_response(pick_account(browser, flow["auth_uri"],
+                                                                                           MEGAN)))
+    assert "access_token" in result, result
+    return cache.serialize()
+
+
 def refresh_grants(control, since: int) -> list[dict]:
     return [e for e in control.requests(since) if e.get("grant_type") == "refresh_token"]
 
@@ -83,13 +94,7 @@ def test_two_refreshes_from_one_stale_cache_blob_lose_the_race(emulator, http, b
     """The control: what the lock prevents, with MSAL alone: two workers holding the same cache blob
     both refresh, and under strict rotation the second loses."""
     control.settings(access_token_lifetime=SHORT_LIFETIME)
-    cache = msal.SerializableTokenCache()
-    app = confidential_app(emulator, http, WEB_CLIENT_ID, tenant="organizations", token_cache=cache)
-    flow = app.initiate_auth_code_flow([API_SCOPE_READ], redirect_uri=REDIRECT_URI, response_mode="form_post")
-    result = app.acquire_token_by_auth_code_flow(flow, authorization_response(pick_account(browser, flow["auth_uri"],
-                                                                                           MEGAN)))
-    assert "access_token" in result, result
-    blob = cache.serialize()
+    blob = signed_in_cache_blob(emulator, http, browser)
     mark = control.last_seq()
 
     outcomes = []
@@ -109,13 +114,7 @@ def test_two_refreshes_from_one_stale_cache_blob_lose_the_race(emulator, http, b
 def test_two_refreshes_from_one_stale_cache_blob_both_succeed_by_default(emulator, http, browser, control):
     """Entra's own behaviour (the emulator's default): the old refresh token still works."""
     control.settings(access_token_lifetime=SHORT_LIFETIME)
-    cache = msal.SerializableTokenCache()
-    app = confidential_app(emulator, http, WEB_CLIENT_ID, tenant="organizations", token_cache=cache)
-    flow = app.initiate_auth_code_flow([API_SCOPE_READ], redirect_uri=REDIRECT_URI, response_mode="form_post")
-    result = app.acquire_token_by_auth_code_flow(flow, authorization_response(pick_account(browser, flow["auth_uri"],
-                                                                                           MEGAN)))
-    assert "access_token" in result, result
-    blob = cache.serialize()
+    blob = signed_in_cache_blob(emulator, http, browser)
     mark = control.last_seq()
     for _ in range(2):
         worker_cache = msal.SerializableTokenCache()

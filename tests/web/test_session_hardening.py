@@ -16,7 +16,7 @@ from flask_session.base import MsgSpecSerializer
 from tests.stored_records import session_key, stored_session
 
 from .conftest import sign_in
-from .cookie_rules import assert_cookie_deleted, set_cookie_headers
+from .cookie_rules import assert_cookie_deleted, plant_session_cookie, set_cookie_headers
 
 MEGAN = "megan@contoso.example"
 ADELE = "adele@contoso.example"
@@ -24,10 +24,6 @@ LEE = "lee@fabrikam.example"
 SESSION_COOKIE = "__Host-session"
 SIGNED_OUT = "Sign in with Microsoft"
 
-
-def plant_cookie(browser, value: str) -> None:
-    # requests files cookies of "localhost" under "localhost.local"; browsers do not key cookies by port.
-    browser.http.cookies.set(SESSION_COOKIE, value, domain="localhost.local", path="/", secure=True)
 
 
 def assert_sent_to_sign_in(response, emulator) -> None:
@@ -76,8 +72,8 @@ def test_a_planted_session_id_is_dead_after_the_victim_signs_in(live, new_browse
         assert redis_client.exists(session_key(planted))
     else:
         planted = secrets.token_urlsafe(32)
-        plant_cookie(attacker, planted)
-    plant_cookie(victim, planted)
+        plant_session_cookie(attacker, planted)
+    plant_session_cookie(victim, planted)
 
     page = sign_in(victim, live, ADELE, "/profile")
     assert "Adele Vance" in page.text
@@ -129,7 +125,7 @@ def test_a_pickle_planted_in_the_session_store_is_not_executed(live, new_browser
                for r in caplog.records), "a security event is logged"
     assert not redis_client.exists(session_key(sid)), "the poisoned entry is removed"
     assert_cookie_deleted(home)  # and the browser's cookie naming it
-    plant_cookie(victim, sid)
+    plant_session_cookie(victim, sid)
     assert_sent_to_sign_in(victim.http.get(f"{live.url}/profile", allow_redirects=False), emulator)
     assert not marker.exists()
 

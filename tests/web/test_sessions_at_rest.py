@@ -22,6 +22,7 @@ from tests.conftest import TEST_TOKEN_CACHE_KEY
 from tests.stored_records import session_key, signin_key, stored_flow, stored_session
 
 from .conftest import sign_in
+from .cookie_rules import plant_session_cookie
 
 MEGAN = "megan@contoso.example"
 LEE = "lee@fabrikam.example"
@@ -29,10 +30,6 @@ SESSION_COOKIE = "__Host-session"
 SIGNIN_COOKIE = "__Host-signin"
 SIGNED_OUT = "Sign in with Microsoft"
 
-
-def set_session_cookie(browser, value: str) -> None:
-    # requests files cookies of "localhost" under "localhost.local"; browsers do not key cookies by port.
-    browser.http.cookies.set(SESSION_COOKIE, value, domain="localhost.local", path="/", secure=True)
 
 
 def assert_lands_on_sign_in(browser, live, emulator, path: str = "/profile") -> None:
@@ -104,7 +101,7 @@ def test_a_read_only_dump_of_redis_lets_no_browser_in(live, new_browser, redis_c
     assert len(candidates) > 3
     for candidate in sorted(candidates):
         attacker = new_browser()
-        set_session_cookie(attacker, candidate)
+        plant_session_cookie(attacker, candidate)
         assert_lands_on_sign_in(attacker, live, emulator)
     assert megan.http.get(f"{live.url}/profile", allow_redirects=False).status_code == 200, "Megan still is"
 
@@ -147,7 +144,7 @@ def test_a_session_minted_in_redis_naming_another_users_partition_gets_the_sign_
     record = msgspec.msgpack.encode(_megans_record(redis_client, megan))
     attacker = new_browser()
     cookie = secrets.token_urlsafe(32)
-    set_session_cookie(attacker, cookie)
+    plant_session_cookie(attacker, cookie)
     # The attacker cannot compute the name the app looks up (a keyed hash): they are given it here,
     # and every name the cookie could have, so that only the record's seal keeps them out.
     names = {f"session:{cookie}", session_key(cookie)}
