@@ -64,6 +64,7 @@ def init_app(app: Flask, client: Any) -> RateLimits:
         headers_enabled=False,  # Retry-After on the 429 only, from too_many_requests_retry_after()
     )
     limiter.init_app(app)
+    _only_explicit_checks(app, limiter)
     sign_in_starts = None
     if "web" in app.config["ENABLED_BLUEPRINTS"]:
         sign_in_limit = app.config["SIGNIN_RATE_LIMIT"]
@@ -74,6 +75,26 @@ def init_app(app: Flask, client: Any) -> RateLimits:
     limits = RateLimits(limiter, sign_in_starts)
     app.extensions[EXTENSION_KEY] = limits
     return limits
+
+
+def _only_explicit_checks(app: Flask, limiter: Limiter) -> None:
+    """Drop Flask-Limiter's per-request hooks: this app checks its limits where they apply.
+
+    Its ``before_request`` hook looks for default, application and blueprint limits on
+    every request, and its ``after_request`` hook writes rate-limit headers (off here);
+    this app declares none of those: a sign-in start counts itself
+    (``count_sign_in_start``) and a ``@limiter.limit`` view checks in its own wrapper.
+    The two hooks cost about 0.2 ms of every page (measured with ``bench/run``: the page
+    and the in-process API call each paid them). The teardown hook stays: it resets the
+    per-request state ``current_limit`` reads. ``tests/web/test_anonymous_load.py``
+    checks that the hooks are gone and the limits still hold.
+    """
+    if limiter.limit_manager.default_limits or limiter.limit_manager.application_limits:
+        return  # someone declared request-wide limits: they need the hook
+    app.before_request_funcs[None] = [f for f in app.before_request_funcs.get(None, [])
+                                      if getattr(f, "__self__", None) is not limiter]
+    app.after_request_funcs[None] = [f for f in app.after_request_funcs.get(None, [])
+                                     if limiter not in getattr(f, "args", ())]
 
 
 def client_address() -> str:
