@@ -35,6 +35,7 @@ from tests.emulator.conftest import managed_identity_env  # noqa: F401 - fixture
 from tests.web.conftest import sign_in
 
 from .conftest import MEGAN
+from .test_identity_provider_down import assert_sign_in_unavailable_page
 
 ADELE = "adele@contoso.example"
 MAINTENANCE_RETRY_AFTER = 3600
@@ -63,11 +64,8 @@ def _served(control, since: int, endpoint: str) -> list[dict]:
 
 
 def assert_unavailable_page(response) -> None:
-    where = f"{response.request.method} {urlsplit(response.url).path}"
-    assert response.status_code == 503, (where, response.status_code, response.text[:300])
-    assert "The sign-in service is unavailable" in response.text, where
-    assert response.headers.get("Retry-After", "").isdigit(), where
-    assert "Traceback" not in response.text and "Down for maintenance" not in response.text, where
+    assert_sign_in_unavailable_page(response)  # 503, the words, Retry-After, no traceback
+    assert "Down for maintenance" not in response.text, "the proxy's page is not passed on"
 
 
 def assert_logged(caplog, endpoint: str, shape: str) -> None:
