@@ -41,6 +41,7 @@ def handle_token_request(
     # A code or refresh token of a spa redirect URI is the browser's: redeemed cross-origin and with
     # no credential; one of a web redirect URI never cross-origin. Checked before client authentication,
     # as Entra answers AADSTS9002326/9002327 to requests that carry no credential at all.
+    spa.check_no_credential_from_a_browser(form, authorization, origin)
     platform = _presented_platform(emu, grant_type, form)
     if platform is not None:
         spa.check_redemption(platform, origin)

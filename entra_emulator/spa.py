@@ -26,6 +26,25 @@ def pkce_required() -> OAuthError:
     )
 
 
+def check_no_credential_from_a_browser(form: dict[str, str], authorization: str | None, origin: str | None) -> None:
+    """A client credential sent cross-origin is refused, whatever the grant: "the Microsoft identity
+    platform also prevents the use of client credentials in all flows in the presence of an Origin
+    header, to ensure that secrets aren't used from within the browser" (auth code flow, Redirect URIs
+    for SPAs). Microsoft names no code for it: the emulator answers the cross-origin refusal, 9002326."""
+    presented = form.get("client_secret") or form.get("client_assertion") or (authorization or "").lower().startswith("basic ")
+    if origin and presented:
+        raise _cross_origin_refused(origin)
+
+
+def _cross_origin_refused(origin: str) -> OAuthError:
+    return OAuthError(
+        "invalid_request",
+        9002326,
+        "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. "
+        f"Request origin: '{origin}'.",
+    )
+
+
 def check_redemption(platform: str, origin: str | None) -> None:
     """Refuse a code or refresh token redeemed the wrong way for its platform, as Entra does.
 
@@ -33,12 +52,7 @@ def check_redemption(platform: str, origin: str | None) -> None:
     a server's call does not).
     """
     if platform == WEB and origin:
-        raise OAuthError(
-            "invalid_request",
-            9002326,
-            "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. "
-            f"Request origin: '{origin}'.",
-        )
+        raise _cross_origin_refused(origin)
     if platform == SPA and not origin:
         raise OAuthError(
             "invalid_request",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import API_CLIENT_ID, HOME_TENANT_ID, LIVE_APP_URLS
+from tests.conftest import API_CLIENT_ID, DAEMON_CLIENT_ID, HOME_TENANT_ID, LIVE_APP_URLS, SECRETS
 
 from .helpers import assert_entra_error, unverified
 from .spa_client import (
@@ -78,13 +78,23 @@ def test_a_code_redeemed_without_the_verifier_is_refused_and_the_browser_can_rea
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_the_spa_cannot_use_a_secret_it_does_not_have(emulator, http, browser):
+def test_no_client_credential_is_taken_from_a_browser(emulator, http, browser):
+    """"The Microsoft identity platform also prevents the use of client credentials in all flows in the
+    presence of an Origin header": a secret sent cross-origin is refused, even a right one."""
     auth, answer = sign_in(emulator, browser, MEGAN)
     form = {"client_id": SPA_CLIENT_ID, "redirect_uri": SPA_REDIRECT_URI, "scope": LOGIN_SCOPES, "code": answer["code"],
             "code_verifier": auth.verifier, "grant_type": "authorization_code", "client_secret": "guessed"}
     resp = token_request(emulator, http, form)
-    assert resp.status_code == 401
-    assert_entra_error(resp.json(), "invalid_client", 7000215)
+    assert resp.status_code == 400
+    assert_entra_error(resp.json(), "invalid_request", 9002326)
+    daemon = {"client_id": DAEMON_CLIENT_ID, "client_secret": SECRETS[DAEMON_CLIENT_ID],
+              "scope": f"api://{API_CLIENT_ID}/.default", "grant_type": "client_credentials"}
+    resp = token_request(emulator, http, daemon)
+    assert resp.status_code == 400
+    assert_entra_error(resp.json(), "invalid_request", 9002326)
+    assert token_request(emulator, http, daemon, origin=None).status_code == 200  # from a server: fine
+    # The browser's own redemption, without the secret, is untouched.
+    assert redeem_code(emulator, http, auth, answer["code"]).status_code == 200
 
 
 # -- CORS ------------------------------------------------------------------------------------
