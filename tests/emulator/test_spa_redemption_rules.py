@@ -9,6 +9,7 @@ import time
 
 from tests.conftest import (
     API_SCOPE_READ,
+    Control,
     REDIRECT_URI,
     SECRETS,
     WEB_CLIENT_ID,
@@ -34,9 +35,7 @@ DAY = 24 * 3600
 
 
 def _age(http, emulator, seconds: float, **kwargs) -> dict:
-    resp = http.post(f"{emulator.url}/_emulator/refresh-tokens/age", json={"seconds": seconds, **kwargs})
-    assert resp.status_code == 200, resp.text
-    return resp.json()
+    return Control(emulator, http).age_refresh_tokens(seconds, **kwargs)
 
 
 def test_a_web_code_redeemed_cross_origin_is_refused(emulator, http, browser):
@@ -142,6 +141,15 @@ def test_a_web_apps_refresh_token_keeps_its_long_lifetime(emulator, http, browse
 
     refreshed = app.acquire_token_by_refresh_token(result["refresh_token"], [API_SCOPE_READ])
     assert "access_token" in refreshed, refreshed
+
+
+def test_the_aging_control_refuses_nonsense(emulator, http):
+    for body in ({}, {"seconds": -5}, {"seconds": "a day"}, {"seconds": True}):
+        assert http.post(f"{emulator.url}/_emulator/refresh-tokens/age", json=body).status_code == 400
+    resp = http.post(f"{emulator.url}/_emulator/refresh-tokens/age", json={"seconds": 5, "user": "nobody@x"})
+    assert resp.status_code == 404
+    resp = http.post(f"{emulator.url}/_emulator/settings", json={"spa_refresh_token_lifetime": 0})
+    assert resp.status_code == 400
 
 
 def test_aging_can_also_end_the_users_emulator_session(emulator, http, browser):
