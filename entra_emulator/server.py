@@ -412,8 +412,6 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
         if challenge and method != "S256":
             raise OAuthError("invalid_request", 501491, "code_challenge_method must be S256.")
-        if platform == spa.SPA and not challenge:
-            raise spa.pkce_required()
         if client.require_pkce and not challenge:
             raise OAuthError(
                 "invalid_request", 9002325, "Proof Key for Code Exchange (S256) is required for this application."

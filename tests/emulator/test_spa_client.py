@@ -52,21 +52,18 @@ def test_a_browser_signs_in_with_pkce_and_no_secret(emulator, http, browser):
     assert "Access-Control-Allow-Credentials" not in resp.headers
 
 
-def test_a_spa_redirect_uri_without_pkce_is_refused_at_authorize(emulator, browser):
-    auth = authorize_url(emulator, pkce=False)
-    resp = browser.get(auth.url, allow_redirects=False)
-    # The redirect URI is trusted, so the error goes back to it (in the fragment the SPA asked for).
-    assert resp.status_code == 302
-    location = resp.headers["Location"]
-    assert location.startswith(SPA_REDIRECT_URI + "#")
-    from urllib.parse import parse_qs, urlsplit
-
-    answer = {k: v[0] for k, v in parse_qs(urlsplit(location).fragment).items()}
-    assert answer["error"] == "invalid_request"
-    assert answer["error_description"].startswith(
-        "AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption."
-    )
-    assert answer["state"] == auth.state
+def test_a_spa_code_issued_without_pkce_cannot_be_redeemed(emulator, http, browser):
+    """Entra issues the code, then refuses to redeem it (AADSTS9002325), from a browser or a server."""
+    auth, answer = sign_in(emulator, browser, MEGAN, pkce=False)
+    assert "code" in answer, answer
+    for origin in (SPA_ORIGIN, None):
+        resp = redeem_code(emulator, http, auth, answer["code"], origin=origin)
+        assert resp.status_code == 400
+        body = resp.json()
+        assert_entra_error(body, "invalid_request", 9002325)
+        assert body["error_description"].startswith(
+            "AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption."
+        )
 
 
 def test_a_code_redeemed_without_the_verifier_is_refused_and_the_browser_can_read_why(emulator, http, browser):
