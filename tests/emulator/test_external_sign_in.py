@@ -96,3 +96,25 @@ def test_a_customer_token_is_refused_by_the_workforce_keys(emulator, http, brows
         with pytest.raises(jwt.InvalidSignatureError):
             jwt.decode(result["access_token"], jwt.PyJWK(k).key, algorithms=["RS256"],
                        options={"verify_aud": False, "verify_iss": False})
+
+
+def test_a_customer_refreshes_and_signs_out_on_the_external_host(emulator, http, browser, control):
+    app, _, result = customer_sign_in(emulator, http, browser, AVERY, [CUSTOMERS_SCOPE_READ])
+    account = app.get_accounts()[0]
+    assert account["environment"] == "localhost"  # MSAL keys its cache by the authority's host
+    refreshed = app.acquire_token_silent([CUSTOMERS_SCOPE_READ], account=account, force_refresh=True)
+    assert refreshed and "access_token" in refreshed, refreshed
+    assert unverified(refreshed["access_token"])["iss"] == external_issuer(emulator)
+    assert any(e.get("grant_type") == "refresh_token" and e["status"] == 200 for e in control.requests())
+
+    sid = result["id_token_claims"]["sid"]
+    logout = browser.get(f"{external_authority(emulator)}/oauth2/v2.0/logout",
+                         params={"post_logout_redirect_uri": REDIRECT_URI.rsplit("/auth/", 1)[0] + "/"})
+    assert logout.status_code == 200
+    assert f"/auth/logout/frontchannel?sid={sid}" in logout.text
+    # Signed out: a silent sign-in now needs the customer again.
+    again = customers_app(emulator, http)
+    flow = again.initiate_auth_code_flow([CUSTOMERS_SCOPE_READ], redirect_uri=REDIRECT_URI,
+                                         response_mode="form_post", prompt="none")
+    page = browser.get(flow["auth_uri"])
+    assert "login_required" in page.text
