@@ -4,6 +4,7 @@ what External ID issues: its issuer, no upn, idp only for another provider, emai
 from __future__ import annotations
 
 import jwt
+import msal
 import pytest
 
 from tests.conftest import GRAPH_USER_READ, HOME_TENANT_ID, WEB_CLIENT_ID, REDIRECT_URI, confidential_app
@@ -12,6 +13,7 @@ from .external_tenant import (
     AVERY,
     AVERY_OID,
     CUSTOMERS_API_CLIENT_ID,
+    CUSTOMERS_DAEMON_CLIENT_ID,
     CUSTOMERS_SCOPE_READ,
     CUSTOMERS_TENANT_ID,
     CUSTOMERS_WEB_CLIENT_ID,
@@ -118,3 +120,21 @@ def test_a_customer_refreshes_and_signs_out_on_the_external_host(emulator, http,
                                          response_mode="form_post", prompt="none")
     page = browser.get(flow["auth_uri"])
     assert "login_required" in page.text
+
+
+def test_the_customers_apps_authenticate_with_their_certificates(emulator, http, browser, certificate_pem):
+    """As in the workforce tenants, no secret is needed even locally: each app has a certificate."""
+
+    def with_certificate(client_id: str, name: str) -> msal.ConfidentialClientApplication:
+        pem = certificate_pem(name)
+        return msal.ConfidentialClientApplication(
+            client_id, client_credential={"private_key": pem, "public_certificate": pem},
+            authority=external_authority(emulator), instance_discovery=False, http_client=http)
+
+    daemon = with_certificate(CUSTOMERS_DAEMON_CLIENT_ID, "customers-daemon")
+    assert "access_token" in daemon.acquire_token_for_client([f"api://{CUSTOMERS_API_CLIENT_ID}/.default"])
+    _, _, result = customer_sign_in(emulator, http, browser, AVERY, [CUSTOMERS_SCOPE_READ])
+    api = with_certificate(CUSTOMERS_API_CLIENT_ID, "customers-orders-api")
+    obo = api.acquire_token_on_behalf_of(result["access_token"], [GRAPH_USER_READ])
+    assert "access_token" in obo, obo
+    assert unverified(obo["access_token"])["appidacr"] == "2"  # a certificate, not a secret
