@@ -146,6 +146,10 @@ class Group:
     members: tuple[str, ...] = ()
     member_groups: tuple[str, ...] = ()
     assigned_to: tuple[str, ...] = ()  # registration keys the group is assigned to
+    # The app's own mapping of this group to one of its roles (its GROUP_ROLES setting, which
+    # `flask entra export-registrations` derives from here). Not an Entra app-role assignment:
+    # no token carries it in `roles`.
+    group_role: str = ""
 
 
 @dataclass(frozen=True)
@@ -413,6 +417,8 @@ def _check_groups(m: Manifest, problems: list[str]) -> None:
         for key in g.assigned_to:
             if key not in reg_keys:
                 problems.append(f"group {g.key}: assigned to unknown registration {key!r}")
+        if g.group_role and not any(g.group_role in r.role_values("User") for r in m.registrations):
+            problems.append(f"group {g.key}: group_role {g.group_role!r} is no user role of any registration")
     for r in m.registrations:
         if r.group_membership_claims.lower() not in {v.lower() for v in GROUP_MEMBERSHIP_CLAIMS}:
             problems.append(f"registration {r.key}: group_membership_claims must be one of {GROUP_MEMBERSHIP_CLAIMS}")
