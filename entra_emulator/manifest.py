@@ -146,10 +146,9 @@ class Group:
     members: tuple[str, ...] = ()
     member_groups: tuple[str, ...] = ()
     assigned_to: tuple[str, ...] = ()  # registration keys the group is assigned to
-    # The app's own mapping of this group to one of its roles (its GROUP_ROLES setting, which
-    # `flask entra export-registrations` derives from here). Not an Entra app-role assignment:
-    # no token carries it in `roles`.
-    group_role: str = ""
+    # The roles the *app* gives this group's members (its GROUP_ROLES setting, which the export
+    # prints): no Entra property, and nothing the emulator puts in a token.
+    app_group_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -389,7 +388,8 @@ def load_manifest(
 
 def _group(raw: dict) -> Group:
     return Group(
-        **{k: v for k, v in raw.items() if k not in ("members", "member_groups", "assigned_to")},
+        **{k: v for k, v in raw.items() if k not in ("members", "member_groups", "assigned_to", "app_group_roles")},
+        app_group_roles=tuple(raw.get("app_group_roles", [])),
         members=tuple(raw.get("members", [])),
         member_groups=tuple(raw.get("member_groups", [])),
         assigned_to=tuple(raw.get("assigned_to", [])),
@@ -417,8 +417,9 @@ def _check_groups(m: Manifest, problems: list[str]) -> None:
         for key in g.assigned_to:
             if key not in reg_keys:
                 problems.append(f"group {g.key}: assigned to unknown registration {key!r}")
-        if g.group_role and not any(g.group_role in r.role_values("User") for r in m.registrations):
-            problems.append(f"group {g.key}: group_role {g.group_role!r} is no user role of any registration")
+        for role in g.app_group_roles:
+            if not any(role in r.role_values("User") for r in m.registrations):
+                problems.append(f"group {g.key}: app_group_roles {role!r} is no user role of any registration")
     for r in m.registrations:
         if r.group_membership_claims.lower() not in {v.lower() for v in GROUP_MEMBERSHIP_CLAIMS}:
             problems.append(f"registration {r.key}: group_membership_claims must be one of {GROUP_MEMBERSHIP_CLAIMS}")

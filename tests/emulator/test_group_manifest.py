@@ -11,7 +11,7 @@ def test_the_groups_of_the_development_manifest():
     manifest = load_manifest()
     approvers = manifest.group("Orders-Approvers")
     assert approvers is not None and approvers.id == "f0000006-0000-4000-8000-000000000001"
-    assert approvers.group_role == "Orders.Admin"
+    assert approvers.app_group_roles == ("Orders.Admin",)
     teams = [g for g in manifest.groups if g.key.startswith("project-team-")]
     assert len(teams) == 249 and teams[-1].display_name == "Project Team 249"
     assert all(g.members == ("nestor@contoso.example",) for g in teams)
@@ -23,7 +23,7 @@ def test_the_groups_of_the_development_manifest():
     ('members = ["grace@contoso.example"]', 'members = ["graec@contoso.example"]', "member 'graec@contoso.example'"),
     ('member_groups = ["eu-approvers", "project-team-249"]', 'member_groups = ["eu-approver"]', "member group 'eu-approver'"),
     ('assigned_to = ["orders-web", "orders-api"]', 'assigned_to = ["orders-webb"]', "unknown registration 'orders-webb'"),
-    ('group_role = "Orders.Admin"', 'group_role = "Orders.Admn"', "group_role 'Orders.Admn'"),
+    ('app_group_roles = ["Orders.Admin"]', 'app_group_roles = ["Orders.Admn"]', "app_group_roles 'Orders.Admn'"),
     ('group_membership_claims = "SecurityGroup"', 'group_membership_claims = "Security"', "group_membership_claims must be"),
     ('id = "f0000006-0000-4000-8000-000000000002"', 'id = "f0000006-0000-4000-8000-000000000001"', "duplicate group ids"),
 ])

@@ -65,8 +65,8 @@ def test_groups_are_listed_with_their_members_now(http, control):
         "a0000001-0000-4000-8000-000000000003", "f0000006-0000-4000-8000-000000000002", PROJECT_TEAM_249])
     assert "a0000001-0000-4000-8000-000000000003" in groups["eu-approvers"]["members"]
     assert groups["contoso-social"]["security_enabled"] is False
-    assert [key for key, g in groups.items() if g["group_role"]] == ["orders-approvers"]
-    assert groups["orders-approvers"]["group_role"] == "Orders.Admin"
+    assert [key for key, g in groups.items() if g["app_group_roles"]] == ["orders-approvers"]
+    assert groups["orders-approvers"]["app_group_roles"] == ["Orders.Admin"]
 
 
 def test_what_the_control_call_refuses(http, control):
