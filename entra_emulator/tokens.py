@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .external import ExternalHosts
+from .groups import GroupDirectory
 from .manifest import (
     TOKEN_EXCHANGE_APP_ID,
     TOKEN_EXCHANGE_AUDIENCE,
@@ -95,6 +96,7 @@ class TokenIssuer:
         # A key nobody publishes: tokens signed with it must fail verification.
         self._rogue_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._login_hint_key = secrets.token_bytes(32)
+        self.groups = GroupDirectory(manifest, state)
 
     def _tenant_by_id(self, tenant_id: str) -> Tenant | None:
         found = self.manifest.tenant(tenant_id)
@@ -221,6 +223,8 @@ class TokenIssuer:
         roles = self.roles_for(user, client)
         if roles:
             claims["roles"] = roles
+        # The client's groupMembershipClaims decides its ID tokens' groups (or overage marker).
+        claims.update(self.groups.token_claims(user, client, tenant.id))
         if acrs:
             claims["acrs"] = acrs
         return self._sign(claims, "id_token", client.client_id, grant=grant)
@@ -265,6 +269,8 @@ class TokenIssuer:
         roles = self.roles_for(user, resource)
         if roles:
             claims["roles"] = roles
+        # The resource's groupMembershipClaims decides the access token's groups, in v1.0 and v2.0 alike.
+        claims.update(self.groups.token_claims(user, resource, tenant.id))
         if acrs:
             claims["acrs"] = acrs
         if capabilities and "xms_cc" in self.optional_claims(resource):
