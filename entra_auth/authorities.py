@@ -141,10 +141,11 @@ class Authority:
 
 
 def _local_ciam_domain(authority: Authority) -> str:
-    """The emulator's stand-in for ciamlogin.com: ``<tid>.ciamlogin.localhost`` resolves to loopback
-    in browsers (RFC 6761) and is never fetched by the app; the port is the emulator's."""
-    port = urlsplit(authority.url).port
-    return f"ciamlogin.localhost{f':{port}' if port else ''}"
+    """The local emulator's stand-in for ciamlogin.com: the issuer host is ``<tid>.`` + the authority's
+    host (``https://<tid>.localhost:5443/<tid>/v2.0`` for ``https://localhost:5443/<tenant>``; browsers
+    resolve ``*.localhost`` to loopback, RFC 6761; the app never fetches the issuer). Production
+    refuses a local authority anyway (config.py's emulator rule)."""
+    return urlsplit(authority.url).netloc.lower()
 
 
 def _issuer_tenant(issuer: str, authority: Authority) -> str | None:
