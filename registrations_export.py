@@ -63,6 +63,7 @@ def export_registrations(
     app_base_urls: list[str],
     authority_host: str = "https://login.microsoftonline.com",
     tenant_id: str | None = None,
+    tenant_kind: str = "workforce",
 ) -> dict[str, Any]:
     """Build the Graph payloads that create the manifest's registrations in a real tenant.
 
@@ -70,7 +71,9 @@ def export_registrations(
     front-channel logout URL are built from them); ``authority_host`` is the
     Entra host the managed identity's tokens come from (sovereign clouds differ);
     ``tenant_id`` is the directory id of the home tenant, or ``None`` to leave a
-    ``{tenant-id}`` placeholder.
+    ``{tenant-id}`` placeholder; ``tenant_kind`` picks the registrations homed in
+    a tenant of that kind (``workforce``, or ``external`` for External ID): each
+    kind is created in its own tenant.
 
     Returns a JSON-serialisable document::
 
@@ -94,7 +97,8 @@ def export_registrations(
     manifest = load_manifest(manifest_path, authority_host=authority_host, app_base_urls=bases)
 
     # Graph is first party (it exists in every tenant): only our own registrations are created.
-    exported = [r for r in manifest.registrations if not r.first_party]
+    exported = [r for r in manifest.registrations
+                if not r.first_party and manifest.tenant_by_key(r.home_tenant).kind == tenant_kind]
     # Resources before their clients: a client's requiredResourceAccess needs the resource's appId.
     exported.sort(key=lambda r: 0 if (r.scopes or r.identifier_uris) else 1)
     placeholders = {r.key: _app_id_placeholder(r) for r in exported}

@@ -17,8 +17,14 @@ def describe(server: EmulatorServer) -> str:
         f"  CA certificate (trust it: ENTRA_CA_BUNDLE): {server.ca_path}",
         f"  managed identity: IDENTITY_ENDPOINT={server.identity_endpoint} IDENTITY_HEADER={emu.identity_header}",
         "  tenants:",
-        *(f"    {t.display_name}: {server.url}/{t.id}  ({t.domain})" for t in m.tenants),
+        *(f"    {t.display_name}: {server.url}/{t.id}  ({t.domain})" for t in m.tenants if not t.is_external),
         f"    discovery: {server.url}/<tenant>/v2.0/.well-known/openid-configuration",
+        *(
+            f"    {t.display_name} (External ID): authority {emu.external.authority_url}/{t.id} "
+            f"(or /{t.domain}), issuer {emu.issuer.issuer(t.id)}"
+            for t in m.tenants
+            if t.is_external
+        ),
         "  users (no passwords: pick one on the sign-in page):",
         *(
             f"    {u.username:<28} {u.name}{'  roles: ' + ', '.join(u.roles) if u.roles else ''}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .external import KEYS_FOLDER, ExternalHosts
 from .manifest import Manifest, Registration, Tenant, User
 from .pki import CertificateCredential, LocalCA, SigningKeys, certificate_credential
 from .protocol import OAuthError
@@ -22,12 +23,16 @@ class Emulator:
     ca: LocalCA
     keys: SigningKeys
     certificates: dict[str, CertificateCredential]
+    external_keys: SigningKeys  # what an external tenant's discovery publishes and signs with
     state: EmulatorState = field(default_factory=EmulatorState)
     identity_header: str = ""
     issuer: TokenIssuer = field(init=False)
+    external: ExternalHosts = field(init=False)
 
     def __post_init__(self) -> None:
-        self.issuer = TokenIssuer(self.manifest, self.keys, self.state, self.authority_host)
+        self.external = ExternalHosts(self.authority_host)
+        self.issuer = TokenIssuer(self.manifest, self.keys, self.state, self.authority_host,
+                                  external_keys=self.external_keys, external=self.external)
 
     @classmethod
     def create(
@@ -46,6 +51,7 @@ class Emulator:
             ca=ca,
             keys=SigningKeys(ca),
             certificates=certificates,
+            external_keys=SigningKeys(ca, KEYS_FOLDER),
             identity_header=identity_header,
         )
 
@@ -64,15 +70,33 @@ class Emulator:
             )
         return tenant
 
-    def check_tenant_segment(self, segment: str) -> None:
+    def check_tenant_segment(self, segment: str, request_host: str | None = None) -> Tenant | None:
+        """The tenant a URL names (``None`` for organizations/common); with ``request_host``, also
+        refused when asked on the other kind's host (an external tenant lives on its own)."""
         if segment.lower() == "consumers":
             raise OAuthError(
                 "invalid_request", 9002331, "Application is configured for use by Microsoft Account users only."
             )
-        self.resolve_tenant(segment)
+        tenant = self.resolve_tenant(segment)
+        if request_host is not None and not self.external.serves(
+                request_host, external=tenant is not None and tenant.is_external):
+            raise OAuthError(
+                "invalid_tenant",
+                90002,
+                f"Tenant '{segment}' not found on this host. An external tenant is served at "
+                f"{self.external.authority_url}, a workforce tenant at {self.authority_host}.",
+            )
+        return tenant
+
+    def authority_base(self, tenant: Tenant | None) -> str:
+        """The host URL a tenant's endpoints are served on."""
+        return self.external.authority_url if tenant is not None and tenant.is_external else self.authority_host
+
+    def keys_for(self, tenant: Tenant | None) -> SigningKeys:
+        return self.external_keys if tenant is not None and tenant.is_external else self.keys
 
     def endpoint(self, segment: str, path: str) -> str:
-        return f"{self.authority_host}/{segment}/{path}"
+        return f"{self.authority_base(self.resolve_tenant(segment))}/{segment}/{path}"
 
     def check_client_in_tenant(self, client: Registration, tenant_key: str) -> None:
         if not self.manifest.is_provisioned_in(client, tenant_key):
@@ -86,7 +110,9 @@ class Emulator:
 
     def user_can_sign_in(self, user: User, segment: str) -> bool:
         tenant = self.resolve_tenant(segment)
-        return tenant is None or tenant.key == user.tenant
+        if tenant is None:  # organizations/common: work and school accounts, never an external tenant's customers
+            return not self.manifest.tenant_by_key(user.tenant).is_external
+        return tenant.key == user.tenant
 
     # -- consent ------------------------------------------------------------------------
     def consented(self, user: User | None, tenant_key: str, client: Registration, resource: Registration) -> set[str]:

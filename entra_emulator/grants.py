@@ -275,7 +275,8 @@ def _on_behalf_of(emu: Emulator, segment: str, form: dict[str, str], client: Aut
 
 def _assertion_key(emu: Emulator, assertion: str):
     header = jwt.get_unverified_header(assertion)
-    key = emu.keys.find(str(header.get("kid")))
+    tid = str(jwt.decode(assertion, options={"verify_signature": False}).get("tid", ""))
+    key = emu.issuer.keys_for(tid).find(str(header.get("kid")))
     if key is None:
         # Not InvalidKeyError: that is no InvalidTokenError, and the caller would answer 500.
         raise jwt.InvalidSignatureError("unknown signing key")
@@ -371,7 +372,8 @@ def _user_tokens(
         response.update(access_token=token, expires_in=lifetime, ext_expires_in=lifetime)
     if "openid" in reserved:
         response["id_token"] = emu.issuer.id_token(
-            user=user, client=client.registration, nonce=nonce, sid=sid, acrs=acrs, grant=grant_name
+            user=user, client=client.registration, nonce=nonce, sid=sid, acrs=acrs, grant=grant_name,
+            email_scope="email" in reserved,
         )
     if "offline_access" in reserved:
         response["refresh_token"] = emu.state.new_refresh_token(

@@ -23,12 +23,22 @@ class ManifestError(ValueError):
     """The manifest is malformed or refers to something it does not define."""
 
 
+WORKFORCE = "workforce"
+EXTERNAL = "external"  # a Microsoft Entra External ID (customer, CIAM) tenant
+TENANT_KINDS = frozenset({WORKFORCE, EXTERNAL})
+
+
 @dataclass(frozen=True)
 class Tenant:
     key: str
     id: str
     domain: str
     display_name: str
+    kind: str = WORKFORCE
+
+    @property
+    def is_external(self) -> bool:
+        return self.kind == EXTERNAL
 
 
 @dataclass
@@ -42,6 +52,10 @@ class User:
     surname: str = ""
     job_title: str = ""
     listed: bool = True  # shown on the account picker and in banners (batch users are not)
+    # Customers of an external tenant: the email they signed up with (their sign-in name), and the
+    # identity provider that authenticated them when it is not the tenant itself (e.g. "google.com").
+    email: str = ""
+    identity_provider: str = ""
 
 
 @dataclass(frozen=True)
@@ -226,8 +240,16 @@ class Manifest:
         return granted
 
     def is_provisioned_in(self, registration: Registration, tenant_key: str) -> bool:
-        """Whether the app has a service principal in the tenant."""
-        return registration.home_tenant == tenant_key or registration.is_multi_tenant
+        """Whether the app has a service principal in the tenant.
+
+        An external tenant's apps serve its own customers only ("Accounts in this organizational
+        directory only" is the one supported account type there); a multi-tenant workforce app is
+        not in it. Microsoft's own apps (Graph) are in every tenant.
+        """
+        if registration.home_tenant == tenant_key or registration.first_party:
+            return True
+        tenant = self.tenant(tenant_key)
+        return registration.is_multi_tenant and not (tenant is not None and tenant.is_external)
 
 
 def load_manifest(
@@ -350,6 +372,9 @@ def _check(m: Manifest) -> None:
         problems.append("duplicate usernames")
     if len({u.oid for u in m.users}) != len(m.users):
         problems.append("duplicate user oids")
+    for t in m.tenants:
+        if t.kind not in TENANT_KINDS:
+            problems.append(f"tenant {t.key}: kind must be one of {sorted(TENANT_KINDS)}")
     for u in m.users:
         if u.tenant not in tenant_keys:
             problems.append(f"user {u.username}: unknown tenant {u.tenant!r}")

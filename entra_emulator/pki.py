@@ -164,9 +164,9 @@ class SigningKeys:
     published until ``retire()`` drops it.
     """
 
-    def __init__(self, ca: LocalCA):
+    def __init__(self, ca: LocalCA, folder: str = "signing-keys"):
         self._ca = ca
-        self._dir = ca.state_dir / "signing-keys"
+        self._dir = ca.state_dir / folder
         self._lock = threading.Lock()
         self._order_path = self._dir / "order.json"
         if self._order_path.exists():

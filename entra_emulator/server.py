@@ -15,6 +15,7 @@ from flask import Flask, Response, g, jsonify, redirect, render_template, reques
 from werkzeug.exceptions import HTTPException
 
 from .core import Emulator
+from .external_pages import customer_profile, external_discovery
 from .grants import handle_token_request
 from .protocol import OAuthError, parse_scopes_by_resource
 from .state import ENDPOINTS, TOKEN_FAULTS, CodeGrant, EndpointFault, PendingAuthorization, SignInSession, TokenFault
@@ -96,8 +97,9 @@ def create_emulator_app(emu: Emulator) -> Flask:
     # -- discovery and keys --------------------------------------------------------------
     @app.get("/<segment>/v2.0/.well-known/openid-configuration")
     def discovery(segment: str):
-        emu.check_tenant_segment(segment)
-        tenant = emu.resolve_tenant(segment)
+        tenant = emu.check_tenant_segment(segment, request.host)
+        if tenant is not None and tenant.is_external:
+            return jsonify(external_discovery(emu, segment, tenant))
         base = f"{emu.authority_host}/{segment}"
         issuer = emu.issuer.issuer(tenant.id if tenant else "{tenantid}")
         return jsonify(
@@ -134,7 +136,10 @@ def create_emulator_app(emu: Emulator) -> Flask:
 
     @app.get("/<segment>/discovery/v2.0/keys")
     def jwks(segment: str):
-        emu.check_tenant_segment(segment)
+        tenant = emu.check_tenant_segment(segment, request.host)
+        if tenant is not None and tenant.is_external:
+            # The external tenant's own keys: a workforce token's kid is not among them, nor the reverse.
+            return jsonify({"keys": [k.jwk() for k in emu.external_keys.published()]})
         # Entra's keys carry the issuer they sign for; its multi-tenant keys the {tenantid}
         # template, which validators fill in with the token's tid (access-tokens.md, "Validate the issuer").
         issuer = emu.issuer.issuer("{tenantid}")
@@ -144,6 +149,10 @@ def create_emulator_app(emu: Emulator) -> Flask:
     @app.route("/<segment>/oauth2/v2.0/authorize", methods=["GET", "POST"])
     def authorize(segment: str):
         params = {k: v for k, v in (request.form if request.method == "POST" else request.args).items()}
+        try:
+            emu.check_tenant_segment(segment, request.host)
+        except OAuthError as exc:
+            return _error_page(exc)
         return _authorize(emu, segment, params)
 
     @app.post("/<segment>/login")
@@ -186,6 +195,7 @@ def create_emulator_app(emu: Emulator) -> Flask:
     # -- token -------------------------------------------------------------------------------
     @app.post("/<segment>/oauth2/v2.0/token")
     def token(segment: str):
+        emu.check_tenant_segment(segment, request.host)
         form = {k: v for k, v in request.form.items()}
         response = handle_token_request(emu, segment, form, request.headers.get("Authorization"))
         g.issued = _summaries(response)
@@ -194,6 +204,10 @@ def create_emulator_app(emu: Emulator) -> Flask:
     # -- logout ------------------------------------------------------------------------------------
     @app.route("/<segment>/oauth2/v2.0/logout", methods=["GET", "POST"])
     def logout(segment: str):
+        try:
+            emu.check_tenant_segment(segment, request.host)
+        except OAuthError as exc:
+            return _error_page(exc)
         params = request.form if request.method == "POST" else request.args
         target = params.get("post_logout_redirect_uri")
         if target and not any(target in r.post_logout_redirect_uris or target in r.redirect_uris
@@ -380,6 +394,14 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         return _error_page(
             OAuthError("unauthorized_client", 700016, f"Application with identifier '{params.get('client_id')}' was not found in the directory.")
         )
+    tenant = emu.resolve_tenant(segment)
+    if tenant is not None and not emu.manifest.is_provisioned_in(client, tenant.key):
+        # Named tenant, app not in it (an external tenant holds only its own apps): Entra refuses
+        # at once, before any account is picked.
+        return _error_page(OAuthError(
+            "unauthorized_client", 700016,
+            f"Application with identifier '{client.client_id}' was not found in the directory '{tenant.display_name}'.",
+        ))
     redirect_uri = params.get("redirect_uri", "")
     if redirect_uri not in client.redirect_uris:
         return _error_page(
@@ -624,6 +646,8 @@ def _graph_me(emu: Emulator):
             f', error="insufficient_claims", claims="{encoded}"',
         )
     tenant = emu.manifest.tenant_by_key(user.tenant)
+    if tenant.is_external:
+        return jsonify(customer_profile(user, tenant))
     return jsonify(
         {
             "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",

@@ -23,7 +23,16 @@ import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from .manifest import TOKEN_EXCHANGE_APP_ID, TOKEN_EXCHANGE_AUDIENCE, Manifest, ManagedIdentity, Registration, User
+from .external import ExternalHosts
+from .manifest import (
+    TOKEN_EXCHANGE_APP_ID,
+    TOKEN_EXCHANGE_AUDIENCE,
+    Manifest,
+    ManagedIdentity,
+    Registration,
+    Tenant,
+    User,
+)
 from .pki import SigningKeys, b64url
 from .state import EmulatorState
 
@@ -75,17 +84,36 @@ def service_principal_oid(tenant_id: str, client_id: str) -> str:
 
 
 class TokenIssuer:
-    def __init__(self, manifest: Manifest, keys: SigningKeys, state: EmulatorState, authority_host: str):
+    def __init__(self, manifest: Manifest, keys: SigningKeys, state: EmulatorState, authority_host: str, *,
+                 external_keys: SigningKeys | None = None, external: ExternalHosts | None = None):
         self.manifest = manifest
         self.keys = keys
+        self.external_keys = external_keys or keys
         self.state = state
         self.authority_host = authority_host.rstrip("/")
+        self.external = external or ExternalHosts(self.authority_host)
         # A key nobody publishes: tokens signed with it must fail verification.
         self._rogue_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._login_hint_key = secrets.token_bytes(32)
 
+    def _tenant_by_id(self, tenant_id: str) -> Tenant | None:
+        found = self.manifest.tenant(tenant_id)
+        return found if found is not None and found.id == tenant_id else None
+
+    def is_external(self, tenant_id: str) -> bool:
+        tenant = self._tenant_by_id(tenant_id)
+        return tenant is not None and tenant.is_external
+
     def issuer(self, tenant_id: str) -> str:
+        """The v2.0 issuer: on the authority's host for a workforce tenant; for an external tenant
+        ``https://<tid>.<external host>/<tid>/v2.0``, a host nobody configures (external.py)."""
+        if self.is_external(tenant_id):
+            return self.external.issuer(tenant_id)
         return f"{self.authority_host}/{tenant_id}/v2.0"
+
+    def keys_for(self, tenant_id: str) -> SigningKeys:
+        """The keys that sign a tenant's tokens: an external tenant's are its own discovery's."""
+        return self.external_keys if self.is_external(tenant_id) else self.keys
 
     def issuer_for_version(self, tenant_id: str, version: object) -> str | None:
         """The issuer a token of this ``ver`` must carry; ``None`` for an unknown version."""
@@ -121,6 +149,12 @@ class TokenIssuer:
         if not hint.startswith("O."):
             return None
         return next((u for u in self.manifest.users if hmac.compare_digest(self.login_hint(u), hint)), None)
+
+    def _idp(self, user: User) -> dict:
+        """``idp`` only when another provider authenticated the user (a customer who signed up with
+        Google): "If the claim isn't present, it means that the value of iss can be used instead"
+        (access-token-claims-reference.md, idp)."""
+        return {"idp": user.identity_provider} if user.identity_provider else {}
 
     def roles_for(self, user: User, app: Registration) -> list[str]:
         assigned = self.state.role_overrides.get(user.oid, user.roles)
@@ -162,6 +196,7 @@ class TokenIssuer:
         auth_time: int | None = None,
         acrs: list[str] | None = None,
         grant: str = "authorization_code",
+        email_scope: bool = False,
     ) -> str:
         tenant = self.manifest.tenant_by_key(user.tenant)
         claims = self._base(tenant.id, self.state.settings["id_token_lifetime"], user.oid)
@@ -174,6 +209,11 @@ class TokenIssuer:
             preferred_username=user.username,
             login_hint=self.login_hint(user),
         )
+        # "The email claim is included in a token only if an email address is associated with the
+        # user account" and the email scope was asked for (scopes-oidc.md#email).
+        if email_scope and user.email:
+            claims["email"] = user.email
+        claims.update(self._idp(user))
         if nonce:
             claims["nonce"] = nonce
         if auth_time:
@@ -206,6 +246,7 @@ class TokenIssuer:
         claims = self._base(tenant.id, lifetime, user.oid, version=version)
         claims.update(aud=self._audience(resource, version, requested_as), oid=user.oid,
                       sub=pairwise_sub(user.oid, resource.client_id), name=user.name)
+        claims.update(self._idp(user))
         # No ``sid``: the access token reference lists none (it is an ID-token claim).
         if version == 2:
             claims.update(azp=client.client_id, azpacr=azpacr, preferred_username=user.username)
@@ -215,11 +256,11 @@ class TokenIssuer:
                 appidacr=azpacr,
                 acr="1",
                 amr=["pwd"],
-                unique_name=user.username,
-                upn=user.username,
                 **({"given_name": user.given_name} if user.given_name else {}),
                 **({"family_name": user.surname} if user.surname else {}),
             )
+            if not tenant.is_external:  # a customer signs in with an email, not a user principal name
+                claims.update(unique_name=user.username, upn=user.username)
         claims["scp"] = " ".join(sorted(scopes))
         roles = self.roles_for(user, resource)
         if roles:
@@ -300,7 +341,7 @@ class TokenIssuer:
     # -- signing, with faults ---------------------------------------------------------
     def _sign(self, claims: dict, token_type: str, client_id: str, *, grant: str, graph_nonce: bool = False) -> str:
         fault = self.state.take_token_fault(token_type, client_id, grant)
-        key = self.keys.active
+        key = self.keys_for(str(claims.get("tid", ""))).active
         # Header order as Entra writes it. v2.0 carries kid only; v1.0 also the legacy x5t
         # (access-token-claims-reference, id-token-claims-reference: "x5t ... only in v1.0").
         headers: dict = {"typ": "JWT"}
@@ -412,7 +453,7 @@ def verify_own_token(issuer: TokenIssuer, token: str, *, audience: str | list[st
     header, unverified = unverified_parts(token)
     if header.get("alg") != "RS256":
         raise jwt.InvalidAlgorithmError("only RS256 is accepted")
-    key = issuer.keys.find(str(header.get("kid")))
+    key = issuer.keys_for(str(unverified.get("tid", ""))).find(str(header.get("kid")))
     if key is None:
         # Not InvalidKeyError: that is no InvalidTokenError, and callers would answer 500.
         raise jwt.InvalidSignatureError("signing key not found")
