@@ -41,6 +41,7 @@ CUSTOMER_EXPLANATIONS: dict[str, str] = {
            "tenant for an email account.",
     "roles": "App roles an administrator assigned to you for this app; customers usually have none.",
 }
+_TIMES = {"iat", "nbf", "exp", "auth_time"}
 
 
 def explain_claims(claims: dict, *, customer: bool = False) -> list[dict]:
