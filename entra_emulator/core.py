@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .external import KEYS_FOLDER, ExternalHosts
+from .external import KEYS_FOLDER, ExternalHosts, SignUps
 from .manifest import Manifest, Registration, Tenant, User
 from .pki import CertificateCredential, LocalCA, SigningKeys, certificate_credential
 from .protocol import OAuthError
@@ -25,6 +25,7 @@ class Emulator:
     certificates: dict[str, CertificateCredential]
     external_keys: SigningKeys  # what an external tenant's discovery publishes and signs with
     state: EmulatorState = field(default_factory=EmulatorState)
+    signups: SignUps = field(default_factory=SignUps)  # customers signing up to an external tenant
     identity_header: str = ""
     issuer: TokenIssuer = field(init=False)
     external: ExternalHosts = field(init=False)

@@ -81,7 +81,8 @@ def create_emulator_app(emu: Emulator) -> Flask:
             if key in form:
                 entry[key] = form[key]
         entry["redacted_fields"] = sorted(k for k in form if k in REDACTED_FORM_FIELDS)
-        for key in ("client_auth", "error", "issued", "bearer", "user", "front_channel", "logout_hint_user"):
+        for key in ("client_auth", "error", "issued", "bearer", "user", "front_channel", "logout_hint_user",
+                    "signed_up"):
             if key in g:
                 entry[key] = g.get(key)
         emu.state.record(entry)
@@ -278,8 +279,10 @@ def create_emulator_app(emu: Emulator) -> Flask:
         return render_template("index.html", emu=emu)
 
     from .control import bp as control_bp
+    from .external_pages import bp as external_bp
 
     app.register_blueprint(control_bp)
+    app.register_blueprint(external_bp)
     return app
 
 
@@ -312,7 +315,7 @@ def _endpoint_name() -> str | None:
         return "discovery"
     if path.endswith("/discovery/v2.0/keys"):
         return "jwks"
-    if path.endswith(("/oauth2/v2.0/authorize", "/login")):
+    if path.endswith(("/oauth2/v2.0/authorize", "/login", "/signup", "/signup/verify")):
         return "authorize"
     if path.endswith("/oauth2/v2.0/token"):
         return "token"
@@ -503,6 +506,7 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         or any(_needs_user_consent(emu, client, r.resource, r.values) for r in consent_requests if r.resource),
         consents=[(resource, permissions) for resource, permissions in consents if permissions],
         claims=params.get("claims"),
+        can_sign_up=tenant is not None and tenant.is_external,  # External ID's self-service sign-up
     )
 
 
