@@ -40,13 +40,6 @@ def external_tenant_settings(emulator: EmulatorServer) -> dict:
     return settings
 
 
-def as_environment(settings: dict) -> dict[str, str]:
-    """The same settings as environment variables (config.py's list separators)."""
-    spaced = ("API_SCOPES", "DOWNSTREAM_API_SCOPES")
-    return {name: (" " if name in spaced else ",").join(value) if isinstance(value, list) else str(value)
-            for name, value in settings.items()}
-
-
 def _credential(emulator: EmulatorServer, prefix: str, client_id: str) -> dict[str, str | None]:
     """The registration's certificate if it has one, else its development secret; the other setting cleared,
     so the workforce registrations' certificates of the development defaults are not used by mistake."""

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 import config
 from entra_emulator import EmulatorServer
-from localdev.external_tenant import as_environment, external_authority, external_tenant_settings
+from localdev.external_tenant import external_authority, external_tenant_settings
 from localdev.shared_redis import attach_or_start
 
 
@@ -51,20 +51,19 @@ def main(argv: list[str] | None = None) -> int:
             "IDENTITY_HEADER": emulator.emulator.identity_header,
         }
     )
+    overrides = None
     if args.tenant == "external":
         # Settings only: the same app, pointed at the external tenant (README: "Customers: Entra External ID").
-        for name, value in as_environment(external_tenant_settings(emulator)).items():
-            if value in ("", "None"):
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        # Given to create_app rather than the environment: they also clear the workforce registrations'
+        # development certificates, and an empty variable means "unset" to config.py.
+        overrides = external_tenant_settings(emulator)
         os.environ.pop("ENTRA_AUTHORITY_HOST", None)  # ENTRA_AUTHORITY says it all
     from app import create_app
 
     server = None
     serving = False
     try:
-        app = create_app()
+        app = create_app(overrides)
         server = make_server("127.0.0.1", args.port, app, threaded=True)
         print(banner(app_url, emulator, redis_url, tenant=args.tenant), flush=True)
         if args.check:
