@@ -66,6 +66,11 @@ def profile():
                            downstream=downstream, downstream_error=downstream_error, customer=customer)
 
 
+@bp.app_context_processor
+def _customer_tenant() -> dict:
+    return {"customer_tenant": customer_tenant()}
+
+
 def customer_tenant() -> bool:
     """Whether users are customers of an External ID tenant (a ciamlogin.com or custom-domain authority)."""
     return current_app.config.get("ENTRA_AUTHORITY_KIND") in ("ciam", "oidc")
