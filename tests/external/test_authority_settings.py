@@ -130,3 +130,25 @@ def test_the_discovery_issuer_of_each_kind_is_accepted(authority, issuer):
 def test_an_issuer_of_another_shape_or_tenant_is_refused(authority, issuer):
     with pytest.raises(InvalidToken, match="discovery issuer"):
         check_discovery_issuer(issuer, authority, [TID])
+
+
+# -- the registrations to create in an external tenant --------------------------------------------------------
+
+def test_the_export_for_an_external_tenant_has_the_customers_registrations_only():
+    import json
+
+    from registrations_export import export_registrations_command
+
+    result = CliRunner().invoke(export_registrations_command, ["--app-url", "https://shop.woodgrove.example",
+                                                               "--tenant", "external"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    names = [app["displayName"] for app in doc["applications"]]
+    assert names == ["Orders API (customers)", "Orders web (customers)", "Orders daemon (customers)"]
+    # External ID: single-tenant apps only; the web app's redirect URI on the shop's own URL.
+    assert {app["signInAudience"] for app in doc["applications"]} == {"AzureADMyOrg"}
+    web = doc["applications"][1]
+    assert web["web"]["redirectUris"][0] == "https://shop.woodgrove.example/auth/callback"
+    workforce = json.loads(CliRunner().invoke(export_registrations_command,
+                                              ["--app-url", "https://shop.woodgrove.example"]).output)
+    assert not set(names) & {app["displayName"] for app in workforce["applications"]}
