@@ -47,7 +47,6 @@ WORKFORCE_HOSTS = frozenset({
 MULTI_TENANT = frozenset({"organizations", "common"})
 TENANT_PLACEHOLDER = "{tenantid}"
 GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_GUID_RE = re.compile(GUID)
 
 
 def is_local_host(host: str) -> bool:
@@ -206,7 +205,3 @@ class IssuerRule:
                 template = check_discovery_issuer(document.get("issuer"), self.authority, self._allowed)
                 self._checked = checked = (document, template)
         return checked[1].replace(TENANT_PLACEHOLDER, tid)
-
-
-def guid(value: str) -> bool:
-    return _GUID_RE.fullmatch(value) is not None

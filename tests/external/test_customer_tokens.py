@@ -15,7 +15,14 @@ from app import create_app
 from localdev.external_tenant import CUSTOMERS_API_CLIENT_ID, CUSTOMERS_TENANT_ID, external_authority
 from tests.api.helpers import assert_invalid_token, bearer, claims_of, header_of, sign_rs256
 from tests.conftest import API_CLIENT_ID, API_SCOPE_READ, HOME_TENANT_ID, app_settings, sign_in_with_msal
-from tests.emulator.external_tenant import AVERY, AVERY_OID, CUSTOMERS_SCOPE_READ, customer_sign_in
+from tests.emulator.external_tenant import (
+    AVERY,
+    AVERY_OID,
+    CUSTOMERS_DAEMON_CLIENT_ID,
+    CUSTOMERS_SCOPE_READ,
+    customer_sign_in,
+    customers_app,
+)
 
 CUSTOMERS_SCOPE_WRITE = f"api://{CUSTOMERS_API_CLIENT_ID}/Orders.Write"
 
@@ -67,6 +74,19 @@ def test_api_me_answers_on_behalf_of_a_customer(customers_client, customer_token
     # The on-behalf-of exchange went to the external tenant's token endpoint.
     obo = [r for r in control.requests(seq) if r.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer"]
     assert obo and all(r["path"] == f"/{CUSTOMERS_TENANT_ID}/oauth2/v2.0/token" for r in obo), obo
+
+
+def test_the_external_tenants_daemon_reads_every_customers_order_with_its_app_role(customers_client, customer_token,
+                                                                                   emulator, http):
+    assert customers_client.post("/api/orders", headers=bearer(customer_token),
+                                 json={"item": "Gift card", "quantity": 1, "note": ""}).status_code == 201
+    daemon = customers_app(emulator, http, CUSTOMERS_DAEMON_CLIENT_ID)  # client credentials: v2.0 apps only
+    result = daemon.acquire_token_for_client([f"api://{CUSTOMERS_API_CLIENT_ID}/.default"])
+    assert "access_token" in result, result
+    assert claims_of(result["access_token"])["roles"] == ["Orders.Read.All"]
+    listed = customers_client.get("/api/orders", headers=bearer(result["access_token"]))
+    assert listed.status_code == 200, listed.get_json()
+    assert [(o["owner_oid"], o["item"]) for o in listed.get_json()["orders"]] == [(AVERY_OID, "Gift card")]
 
 
 # -- refused where it does not ----------------------------------------------------------------------------
