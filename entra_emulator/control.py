@@ -51,7 +51,10 @@ def info():
             "ca_certificate": str(emu.ca.cert_path),
             "identity_endpoint": f"{emu.authority_host}/msi/token",
             "identity_header": emu.identity_header,
-            "tenants": [{"key": t.key, "id": t.id, "domain": t.domain} for t in m.tenants],
+            # An external tenant's authority and issuer are on hosts of their own (external.py).
+            "tenants": [{"key": t.key, "id": t.id, "domain": t.domain, "kind": t.kind,
+                         "authority": f"{emu.authority_base(t)}/{t.id}", "issuer": emu.issuer.issuer(t.id)}
+                        for t in m.tenants],
             "users": [{"username": u.username, "oid": u.oid, "tenant": u.tenant, "roles": u.roles} for u in m.users],
             "registrations": [
                 {
@@ -68,6 +71,7 @@ def info():
                                    for mi in m.managed_identities],
             "signing_keys": {"active": emu.keys.active.kid, "next": emu.keys.next.kid,
                              "retired": [k.kid for k in emu.keys.retired]},
+            "external_signing_keys": {"active": emu.external_keys.active.kid, "next": emu.external_keys.next.kid},
         }
     )
 

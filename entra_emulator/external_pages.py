@@ -70,7 +70,7 @@ def sign_up_send_code(segment: str):
     problem = None
     if len(email) > MAX_EMAIL or not EMAIL.match(email):
         problem = "Enter a valid email address."
-    elif not name or len(name) > MAX_NAME:
+    elif not name or len(name) > MAX_NAME or not name.isprintable():
         problem = f"Enter a display name (at most {MAX_NAME} characters)."
     elif emu.manifest.user(email) is not None:
         problem = "An account with this email address already exists. Sign in instead."

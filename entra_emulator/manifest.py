@@ -378,9 +378,16 @@ def _check(m: Manifest) -> None:
     for u in m.users:
         if u.tenant not in tenant_keys:
             problems.append(f"user {u.username}: unknown tenant {u.tenant!r}")
+    external = {t.key for t in m.tenants if t.is_external}
+    for u in m.users:
+        if u.tenant in external and not u.email:
+            problems.append(f"user {u.username}: a customer of an external tenant signs in with an email")
     for r in m.registrations:
         if r.home_tenant not in tenant_keys:
             problems.append(f"registration {r.key}: unknown tenant {r.home_tenant!r}")
+        if r.home_tenant in external and r.is_multi_tenant:
+            # "For customer-facing applications, always use Accounts in this organizational directory only".
+            problems.append(f"registration {r.key}: an external tenant's apps are single-tenant (AzureADMyOrg)")
         if r.access_token_version not in (1, 2):
             problems.append(f"registration {r.key}: access_token_version must be 1 or 2")
         for c in r.credentials:

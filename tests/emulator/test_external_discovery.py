@@ -79,3 +79,13 @@ def test_msal_oidc_authority_accepts_the_issuer_host(emulator, http):
     claims = jwt.decode(result["access_token"], options={"verify_signature": False})
     assert claims["iss"] == external_issuer(emulator)
     assert claims["roles"] == ["Orders.Read.All"] and claims["ver"] == "2.0"
+
+
+def test_the_control_surface_names_each_tenants_authority_and_issuer(emulator, http):
+    tenants = {t["id"]: t for t in http.get(f"{emulator.url}/_emulator/info").json()["tenants"]}
+    customers = tenants[CUSTOMERS_TENANT_ID]
+    assert customers["kind"] == "external"
+    assert customers["authority"] == external_authority(emulator)
+    assert customers["issuer"] == external_issuer(emulator)
+    assert tenants[HOME_TENANT_ID]["authority"] == f"{emulator.url}/{HOME_TENANT_ID}"
+    assert tenants[HOME_TENANT_ID]["kind"] == "workforce"

@@ -4,6 +4,7 @@ what External ID issues: its issuer, no upn, idp only for another provider, emai
 from __future__ import annotations
 
 import jwt
+import msal
 import pytest
 
 from tests.conftest import GRAPH_USER_READ, HOME_TENANT_ID, WEB_CLIENT_ID, REDIRECT_URI, confidential_app
@@ -12,6 +13,7 @@ from .external_tenant import (
     AVERY,
     AVERY_OID,
     CUSTOMERS_API_CLIENT_ID,
+    CUSTOMERS_DAEMON_CLIENT_ID,
     CUSTOMERS_SCOPE_READ,
     CUSTOMERS_TENANT_ID,
     CUSTOMERS_WEB_CLIENT_ID,
@@ -96,3 +98,43 @@ def test_a_customer_token_is_refused_by_the_workforce_keys(emulator, http, brows
         with pytest.raises(jwt.InvalidSignatureError):
             jwt.decode(result["access_token"], jwt.PyJWK(k).key, algorithms=["RS256"],
                        options={"verify_aud": False, "verify_iss": False})
+
+
+def test_a_customer_refreshes_and_signs_out_on_the_external_host(emulator, http, browser, control):
+    app, _, result = customer_sign_in(emulator, http, browser, AVERY, [CUSTOMERS_SCOPE_READ])
+    account = app.get_accounts()[0]
+    assert account["environment"] == "localhost"  # MSAL keys its cache by the authority's host
+    refreshed = app.acquire_token_silent([CUSTOMERS_SCOPE_READ], account=account, force_refresh=True)
+    assert refreshed and "access_token" in refreshed, refreshed
+    assert unverified(refreshed["access_token"])["iss"] == external_issuer(emulator)
+    assert any(e.get("grant_type") == "refresh_token" and e["status"] == 200 for e in control.requests())
+
+    sid = result["id_token_claims"]["sid"]
+    logout = browser.get(f"{external_authority(emulator)}/oauth2/v2.0/logout",
+                         params={"post_logout_redirect_uri": REDIRECT_URI.rsplit("/auth/", 1)[0] + "/"})
+    assert logout.status_code == 200
+    assert f"/auth/logout/frontchannel?sid={sid}" in logout.text
+    # Signed out: a silent sign-in now needs the customer again.
+    again = customers_app(emulator, http)
+    flow = again.initiate_auth_code_flow([CUSTOMERS_SCOPE_READ], redirect_uri=REDIRECT_URI,
+                                         response_mode="form_post", prompt="none")
+    page = browser.get(flow["auth_uri"])
+    assert "login_required" in page.text
+
+
+def test_the_customers_apps_authenticate_with_their_certificates(emulator, http, browser, certificate_pem):
+    """As in the workforce tenants, no secret is needed even locally: each app has a certificate."""
+
+    def with_certificate(client_id: str, name: str) -> msal.ConfidentialClientApplication:
+        pem = certificate_pem(name)
+        return msal.ConfidentialClientApplication(
+            client_id, client_credential={"private_key": pem, "public_certificate": pem},
+            authority=external_authority(emulator), instance_discovery=False, http_client=http)
+
+    daemon = with_certificate(CUSTOMERS_DAEMON_CLIENT_ID, "customers-daemon")
+    assert "access_token" in daemon.acquire_token_for_client([f"api://{CUSTOMERS_API_CLIENT_ID}/.default"])
+    _, _, result = customer_sign_in(emulator, http, browser, AVERY, [CUSTOMERS_SCOPE_READ])
+    api = with_certificate(CUSTOMERS_API_CLIENT_ID, "customers-orders-api")
+    obo = api.acquire_token_on_behalf_of(result["access_token"], [GRAPH_USER_READ])
+    assert "access_token" in obo, obo
+    assert unverified(obo["access_token"])["appidacr"] == "2"  # a certificate, not a secret

@@ -107,6 +107,7 @@ def test_two_customers_get_two_accounts(emulator, http, browser):
         ("x" * 250 + "@example.org", "Someone", "valid email"),
         ("ok@example.org", "   ", "display name"),
         ("ok@example.org", "n" * 300, "display name"),
+        ("ok@example.org", "Bell\x07 Ringer", "display name"),
         (AVERY, "Avery Again", "already exists"),
     ],
 )
