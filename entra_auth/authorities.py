@@ -131,12 +131,10 @@ class Authority:
         ciam = f"https://{{tid}}.{CIAM_DOMAIN}/{{tid}}/v2.0"
         if self.kind == WORKFORCE:
             return [workforce]
+        local = [f"https://{{tid}}.{_local_ciam_domain(self)}/{{tid}}/v2.0"] if is_local_host(self.hostname) else []
         if self.kind == CIAM:
-            shapes = [ciam]
-            if is_local_host(self.hostname):
-                shapes.append(f"https://{{tid}}.{_local_ciam_domain(self)}/{{tid}}/v2.0")
-            return shapes
-        return [workforce, ciam, "https://login.microsoftonline.com/{tid}/v2.0"]
+            return [ciam, *local]
+        return [workforce, ciam, "https://login.microsoftonline.com/{tid}/v2.0", *local]
 
 
 def _local_ciam_domain(authority: Authority) -> str:

@@ -100,3 +100,14 @@ def test_customers_orders_are_kept_under_their_own_tenant_in_redis(start_live, n
     assert keys == customer_keys | employee_keys
     assert "Stapler" not in avery.get(f"{customers.url}/orders").text
     assert "Gift card" not in megan.get(f"{employees.url}/orders").text
+
+
+def test_a_custom_url_domain_authority_reached_through_msals_oidc_authority(start_live, new_browser, emulator):
+    """ENTRA_AUTHORITY_KIND=oidc: MSAL Python gets ``oidc_authority`` (discovery at ``{url}/.well-known/...``,
+    no /v2.0 of its own), as for an External ID custom URL domain; sign-in, profile and on-behalf-of work."""
+    live = start_live(ENTRA_AUTHORITY=f"{external_authority(emulator)}/v2.0", ENTRA_AUTHORITY_KIND="oidc")
+    assert live.state.metadata.url == f"{external_authority(emulator)}/v2.0/.well-known/openid-configuration"
+    browser = new_browser()
+    page = sign_in(browser, live, AVERY, "/profile")
+    text = " ".join(page.text.split())
+    assert "Avery Brooks" in text and CUSTOMER_NOTE in text and 'role="alert"' not in page.text
