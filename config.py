@@ -319,7 +319,10 @@ def _resolve_authority(settings: dict, environ: Mapping[str, str], overrides: Ma
     settings["ENTRA_AUTHORITY"], settings["ENTRA_AUTHORITY_KIND"] = authority.url, authority.kind
     if not given:
         return []
-    explicit = {**{k: v for k, v in environ.items() if k in ("ENTRA_AUTHORITY_HOST", "ENTRA_TENANT_ID")},
+    aliases = {alias: name for alias, name in _MICROSOFT_IDENTITY_WEB_NAMES.items()
+               if name in ("ENTRA_AUTHORITY_HOST", "ENTRA_TENANT_ID")}
+    explicit = {**{aliases[k]: v for k, v in environ.items() if k in aliases},
+                **{k: v for k, v in environ.items() if k in ("ENTRA_AUTHORITY_HOST", "ENTRA_TENANT_ID")},
                 **{k: v for k, v in overrides.items() if k in ("ENTRA_AUTHORITY_HOST", "ENTRA_TENANT_ID")}}
     derived = {"ENTRA_AUTHORITY_HOST": authority.host, "ENTRA_TENANT_ID": authority.tenant}
     clashes = [name for name, value in explicit.items() if value and str(value).rstrip("/") != derived[name]]

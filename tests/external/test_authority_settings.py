@@ -64,6 +64,7 @@ def test_microsoft_identity_web_names_carry_over_and_the_flat_names_win():
     ({"ENTRA_AUTHORITY_KIND": "b2c"}, "kind must be one of workforce, ciam, oidc"),
     ({"ENTRA_AUTHORITY": "http://woodgrove.ciamlogin.com/" + TID}, "must be an https:// URL"),
     ({"ENTRA_AUTHORITY_HOST": "https://login.microsoftonline.com"}, "name different authorities"),
+    ({"AzureAd__Instance": "https://login.microsoftonline.com/", "AzureAd__TenantId": TID}, "name different authorities"),
     # Tokens carry the tenant's GUID: an authority named by domain needs the allow-list to say which.
     ({"ENTRA_ALLOWED_TENANTS": ""}, "ENTRA_TENANT_ID must be the tenant id"),
 ])
