@@ -623,6 +623,11 @@ def _authority_items(settings: Mapping, production_rule) -> list[PostureItem]:
                     f"{authority.kind} rule does not expect (set ENTRA_AUTHORITY_KIND=workforce)")
     production_rule("ENTRA_AUTHORITY", mismatch, f"{authority.url} (kind {authority.kind}"
                     + (", MSAL's oidc_authority" if authority.kind == OIDC else "") + ")")
+    if authority.kind == CIAM and said is None and not _is_local_host(authority.hostname):
+        # The ciam rule knows the ciamlogin.com issuer only; a custom URL domain is MSAL Python's oidc_authority.
+        items.append((WARN, "ENTRA_AUTHORITY_KIND", f"ciam on {authority.hostname}, which is not ciamlogin.com: an "
+                                                    "External ID custom URL domain? Set ENTRA_AUTHORITY_KIND=oidc "
+                                                    "(and the authority to https://<domain>/<tenant id>/v2.0)"))
     tenants = list(settings.get("ENTRA_ALLOWED_TENANTS") or []) or [authority.tenant]
     shapes = "; ".join(authority.issuer_shapes())
     items.append((OK, "accepted issuer", f"the discovery document's issuer, when it has the {authority.kind} "

@@ -153,3 +153,14 @@ def test_the_export_for_an_external_tenant_has_the_customers_registrations_only(
     workforce = json.loads(CliRunner().invoke(export_registrations_command,
                                               ["--app-url", "https://shop.woodgrove.example"]).output)
     assert not set(names) & {app["displayName"] for app in workforce["applications"]}
+
+
+def test_a_custom_domain_given_as_ciam_is_told_to_use_oidc():
+    settings, report = config.environment_posture({**CIAM_PRODUCTION, "ENTRA_AUTHORITY": f"https://login.woodgrove.com/{TID}",
+                                                   "ENTRA_AUTHORITY_KIND": "ciam"})
+    [item] = [entry for entry in report if entry[1] == "ENTRA_AUTHORITY_KIND"]
+    assert item[0] == config.WARN and "Set ENTRA_AUTHORITY_KIND=oidc" in item[2]
+    _, report = config.environment_posture({**CIAM_PRODUCTION, "ENTRA_AUTHORITY": f"https://login.woodgrove.com/{TID}/v2.0",
+                                            "ENTRA_AUTHORITY_KIND": "oidc"})
+    assert not [entry for entry in report if entry[1] == "ENTRA_AUTHORITY_KIND"]
+    assert ("ok", "ENTRA_AUTHORITY", f"https://login.woodgrove.com/{TID}/v2.0 (kind oidc, MSAL's oidc_authority)") in report
