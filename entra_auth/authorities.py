@@ -195,11 +195,15 @@ class IssuerRule:
         """The template checked last (None before the first check): part of the validator's epoch."""
         return self._checked[1] if self._checked else None
 
-    def v2_issuer(self, tid: str) -> str:
+    def check(self) -> str:
+        """The current discovery document's issuer template; ``InvalidToken`` when it does not fit the kind."""
         document = self._discovery()  # cached by its owner; MetadataUnavailable (503) when none is
         checked = self._checked
         if checked is None or checked[0] is not document:
             with self._lock:
                 template = check_discovery_issuer(document.get("issuer"), self.authority, self._allowed)
                 self._checked = checked = (document, template)
-        return checked[1].replace(TENANT_PLACEHOLDER, tid)
+        return checked[1]
+
+    def v2_issuer(self, tid: str) -> str:
+        return self.check().replace(TENANT_PLACEHOLDER, tid)

@@ -165,3 +165,11 @@ def test_a_workforce_authority_whose_discovery_names_an_external_id_issuer_trust
                                 ).test_client()
     assert_invalid_token(client.get("/api/orders", headers=bearer(customer_token)),
                          "discovery issuer does not match the configured authority", customer_token)
+
+
+def test_readiness_fails_while_the_discovery_names_an_issuer_of_another_kind(make_customers_app, emulator):
+    ready = make_customers_app().test_client().get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    mismatched = make_customers_app(ENTRA_AUTHORITY=external_authority(emulator), ENTRA_AUTHORITY_KIND="workforce")
+    answer = mismatched.test_client().get("/readyz")
+    assert answer.status_code == 503 and answer.get_json()["failing"] == ["identity provider"]
