@@ -305,7 +305,7 @@ def _resolve_authority(settings: dict, environ: Mapping[str, str], overrides: Ma
     for External ID; an ``ENTRA_AUTHORITY_HOST`` or ``ENTRA_TENANT_ID`` set as
     well and saying something else is refused (which one was meant?).
     """
-    from entra_auth.authorities import Authority
+    from entra_auth.authorities import KINDS, Authority
 
     given = settings.get("ENTRA_AUTHORITY")
     kind = settings.get("ENTRA_AUTHORITY_KIND")
@@ -313,9 +313,13 @@ def _resolve_authority(settings: dict, environ: Mapping[str, str], overrides: Ma
     try:
         authority = Authority.parse(str(url), str(kind).strip().lower() if kind else None)
     except ValueError as exc:
-        item = "ENTRA_AUTHORITY" if given or kind else "ENTRA_AUTHORITY_HOST"
         settings["ENTRA_AUTHORITY_KIND"] = str(kind or "")
-        return [(FAIL, item, f"{item}: {exc} (got {str(url)[:80]!r}, kind {kind or 'from the host'})")]
+        if given:
+            return [(FAIL, "ENTRA_AUTHORITY", f"ENTRA_AUTHORITY: {exc} (got {str(url)[:80]!r}, kind "
+                                              f"{kind or 'from the host'})")]
+        if kind and str(kind).strip().lower() not in KINDS:
+            return [(FAIL, "ENTRA_AUTHORITY_KIND", f"ENTRA_AUTHORITY_KIND: {exc} (got {str(kind)[:40]!r})")]
+        return []  # a bad host or tenant: their own posture rules say what is wrong
     settings["ENTRA_AUTHORITY"], settings["ENTRA_AUTHORITY_KIND"] = authority.url, authority.kind
     if not given:
         return []

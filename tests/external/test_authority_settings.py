@@ -73,6 +73,11 @@ def test_production_refuses_an_authority_whose_kind_its_host_contradicts(change,
         config.load_config({**CIAM_PRODUCTION, **change})
 
 
+def test_an_unknown_kind_is_refused_with_host_and_tenant_too():
+    with pytest.raises(config.ConfigError, match="ENTRA_AUTHORITY_KIND: the authority kind must be one of"):
+        config.load_config({**SAFE_PRODUCTION, "ENTRA_AUTHORITY_KIND": "b2c"})
+
+
 def test_development_only_warns_about_a_contradicted_kind():
     settings, report = config.environment_posture({**CIAM_PRODUCTION, "APP_ENV": "testing",
                                                    "ENTRA_AUTHORITY_KIND": "workforce"})
