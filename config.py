@@ -65,6 +65,11 @@ class BaseConfig:
 
     ENTRA_AUTHORITY_HOST = "https://login.microsoftonline.com"
     ENTRA_TENANT_ID = "organizations"
+    # A full authority URL instead of host + tenant (workforce, External ID's https://<sub>.ciamlogin.com/<tenant>,
+    # or a custom URL domain), and its kind: workforce, ciam or oidc (default: what the host says, else workforce).
+    # load_config fills both from host + tenant when ENTRA_AUTHORITY is not set (entra_auth/authorities.py).
+    ENTRA_AUTHORITY: str | None = None
+    ENTRA_AUTHORITY_KIND: str | None = None
     ENTRA_ALLOWED_TENANTS: list[str] = []
     ENTRA_CLIENT_ID: str | None = None
     ENTRA_CLIENT_SECRET: str | None = None
@@ -183,6 +188,8 @@ _STRINGS = (
     "SECRET_KEY",
     "ENTRA_AUTHORITY_HOST",
     "ENTRA_TENANT_ID",
+    "ENTRA_AUTHORITY",
+    "ENTRA_AUTHORITY_KIND",
     "ENTRA_CLIENT_ID",
     "ENTRA_CLIENT_SECRET",
     "ENTRA_CLIENT_CERTIFICATE_PATH",
@@ -207,6 +214,14 @@ _STRINGS = (
 )
 _COMMA_LISTS = ("ENTRA_ALLOWED_TENANTS", "API_AUDIENCE", "API_ALLOWED_CLIENT_APPS", "TOKEN_CACHE_KEYS", "ENABLED_BLUEPRINTS")
 _SPACE_LISTS = ("API_SCOPES", "DOWNSTREAM_API_SCOPES")
+# Microsoft.Identity.Web's names (appsettings.json's AzureAd section, as environment variables
+# AzureAd__Instance etc.) carry over, so a .NET team's settings work here; the flat names win.
+_MICROSOFT_IDENTITY_WEB_NAMES = {
+    "AzureAd__Instance": "ENTRA_AUTHORITY_HOST",
+    "AzureAd__TenantId": "ENTRA_TENANT_ID",
+    "AzureAd__Authority": "ENTRA_AUTHORITY",
+    "AzureAd__ClientId": "ENTRA_CLIENT_ID",
+}
 _INTEGERS = ("TRUSTED_PROXY_HOPS", "SESSION_IDLE_TIMEOUT_SECONDS", "SESSION_ABSOLUTE_TIMEOUT_SECONDS")
 
 
@@ -249,6 +264,10 @@ def parse_environment(
         app_env = "production"
     cls = _CLASSES[app_env]
     settings = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+    for alias, name in _MICROSOFT_IDENTITY_WEB_NAMES.items():
+        value = environ.get(alias) or environ.get(alias.replace("__", ":"))
+        if value and not environ.get(name):
+            settings[name] = value.strip()
     for name in _STRINGS:
         if environ.get(name):
             settings[name] = environ[name].strip()
@@ -275,7 +294,47 @@ def parse_environment(
     settings["APP_ENV"] = app_env
     if settings["ENTRA_AUTHORITY_HOST"]:
         settings["ENTRA_AUTHORITY_HOST"] = settings["ENTRA_AUTHORITY_HOST"].rstrip("/")
+    errors += _resolve_authority(settings, environ, overrides or {})
     return settings, errors
+
+
+def _resolve_authority(settings: dict, environ: Mapping[str, str], overrides: Mapping) -> list[PostureItem]:
+    """``ENTRA_AUTHORITY`` and its kind, always set afterwards; host and tenant follow from it when it is given.
+
+    Given as a full URL it wins, as Microsoft.Identity.Web's ``Authority`` does
+    for External ID; an ``ENTRA_AUTHORITY_HOST`` or ``ENTRA_TENANT_ID`` set as
+    well and saying something else is refused (which one was meant?).
+    """
+    from entra_auth.authorities import KINDS, Authority
+
+    given = settings.get("ENTRA_AUTHORITY")
+    kind = settings.get("ENTRA_AUTHORITY_KIND")
+    url = given or f"{settings.get('ENTRA_AUTHORITY_HOST') or ''}/{settings.get('ENTRA_TENANT_ID') or ''}"
+    try:
+        authority = Authority.parse(str(url), str(kind).strip().lower() if kind else None)
+    except ValueError as exc:
+        settings["ENTRA_AUTHORITY_KIND"] = str(kind or "")
+        if given:
+            return [(FAIL, "ENTRA_AUTHORITY", f"ENTRA_AUTHORITY: {exc} (got {str(url)[:80]!r}, kind "
+                                              f"{kind or 'from the host'})")]
+        if kind and str(kind).strip().lower() not in KINDS:
+            return [(FAIL, "ENTRA_AUTHORITY_KIND", f"ENTRA_AUTHORITY_KIND: {exc} (got {str(kind)[:40]!r})")]
+        return []  # a bad host or tenant: their own posture rules say what is wrong
+    settings["ENTRA_AUTHORITY"], settings["ENTRA_AUTHORITY_KIND"] = authority.url, authority.kind
+    if not given:
+        return []
+    aliases = {alias: name for alias, name in _MICROSOFT_IDENTITY_WEB_NAMES.items()
+               if name in ("ENTRA_AUTHORITY_HOST", "ENTRA_TENANT_ID")}
+    explicit = {**{aliases[k]: v for k, v in environ.items() if k in aliases},
+                **{k: v for k, v in environ.items() if k in ("ENTRA_AUTHORITY_HOST", "ENTRA_TENANT_ID")},
+                **{k: v for k, v in overrides.items() if k in ("ENTRA_AUTHORITY_HOST", "ENTRA_TENANT_ID")}}
+    derived = {"ENTRA_AUTHORITY_HOST": authority.host, "ENTRA_TENANT_ID": authority.tenant}
+    clashes = [name for name, value in explicit.items() if value and str(value).rstrip("/") != derived[name]]
+    settings.update(derived)
+    if clashes:
+        return [(FAIL, "ENTRA_AUTHORITY", f"ENTRA_AUTHORITY ({authority.url}) and {' and '.join(sorted(clashes))} "
+                                          "name different authorities: set the full URL or host + tenant, not both")]
+    return []
 
 
 def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping | None = None) -> dict:
@@ -406,10 +465,17 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
             f"ENTRA_TENANT_ID={tenant} needs ENTRA_ALLOWED_TENANTS (the tenant ids allowed to sign in)")
     elif tenant == "consumers":
         add(FAIL, "ENTRA_TENANT_ID", "ENTRA_TENANT_ID=consumers is not supported: this is a work-account app")
+    elif (tenant not in ("organizations", "common") and not _GUID.fullmatch(tenant)
+          and settings.get("ENTRA_AUTHORITY_KIND") in ("ciam", "oidc") and settings.get("ENTRA_ALLOWED_TENANTS")):
+        # External ID's documented authority names the tenant by domain (contoso.onmicrosoft.com);
+        # its tokens carry the GUID, which the allow-list names.
+        add(OK, "ENTRA_TENANT_ID", f"{tenant} (by domain), allowed tenants {', '.join(settings['ENTRA_ALLOWED_TENANTS'])}")
     elif tenant not in ("organizations", "common") and not _GUID.fullmatch(tenant):
         # Entra accepts a domain in the authority URL, but every token carries the tenant's GUID in
         # `tid`: with a domain here, each one would be refused as from a foreign tenant.
-        add(FAIL, "ENTRA_TENANT_ID", f"ENTRA_TENANT_ID must be the tenant id, a GUID (got {tenant[:60]!r}: a domain "
+        by_domain = (" (or, for an External ID or custom-domain authority named by domain, set ENTRA_ALLOWED_TENANTS "
+                     "to its tenant id)") if settings.get("ENTRA_AUTHORITY_KIND") in ("ciam", "oidc") else ""
+        add(FAIL, "ENTRA_TENANT_ID", f"ENTRA_TENANT_ID must be the tenant id, a GUID{by_domain} (got {tenant[:60]!r}: a domain "
                                      "name? tokens carry the GUID; it is the \"Tenant ID\" on the Entra admin "
                                      "center's overview, or the GUID in the issuer of "
                                      "https://login.microsoftonline.com/<domain>/v2.0/.well-known/openid-configuration)")
@@ -427,6 +493,7 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
         add(OK, "ENTRA_AUTHORITY_HOST", authority)
     else:
         add(FAIL, "ENTRA_AUTHORITY_HOST", "ENTRA_AUTHORITY_HOST must be an https:// URL")
+    report.extend(_authority_items(settings, production_rule))
     ca_bundle = settings.get("ENTRA_CA_BUNDLE")
     if ca_bundle and not Path(ca_bundle).is_file():
         hint = " (start the local stack with ./run, or `python -m entra_emulator`, to create it)" if (
@@ -533,6 +600,45 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
     production_rule("dotenv files", f"secrets written in files of the app's folder: {', '.join(dotenv)} (set them "
                                     "in the platform's settings instead)" if dotenv else None, "no secret in .env files")
     return report
+
+
+def _authority_items(settings: Mapping, production_rule) -> list[PostureItem]:
+    """The authority's kind, the issuers it accepts and where its keys come from; a kind its host contradicts
+    (an External ID authority judged by the workforce rule, or the reverse) is refused in production."""
+    from entra_auth.authorities import CIAM, OIDC, WORKFORCE, Authority, kind_from_host
+
+    url, kind = settings.get("ENTRA_AUTHORITY"), settings.get("ENTRA_AUTHORITY_KIND")
+    try:
+        authority = Authority.parse(str(url), str(kind)) if url else None
+    except ValueError:
+        authority = None  # parse_environment reported it already
+    if authority is None:
+        return []
+    items: list[PostureItem] = []
+    said = kind_from_host(authority.hostname)
+    mismatch = None
+    if said == CIAM and authority.kind != CIAM:
+        mismatch = (f"ENTRA_AUTHORITY {authority.url} is an External ID (ciamlogin.com) authority but "
+                    f"ENTRA_AUTHORITY_KIND={authority.kind}: its issuer https://<tid>.ciamlogin.com/<tid>/v2.0 would be "
+                    f"judged by the {authority.kind} rule (set ENTRA_AUTHORITY_KIND=ciam)")
+    elif said == WORKFORCE and authority.kind != WORKFORCE:
+        mismatch = (f"ENTRA_AUTHORITY {authority.url} is a workforce authority but ENTRA_AUTHORITY_KIND="
+                    f"{authority.kind}: its issuer is a workforce issuer, {authority.host}/<tid>/v2.0, which the "
+                    f"{authority.kind} rule does not expect (set ENTRA_AUTHORITY_KIND=workforce)")
+    production_rule("ENTRA_AUTHORITY", mismatch, f"{authority.url} (kind {authority.kind}"
+                    + (", MSAL's oidc_authority" if authority.kind == OIDC else "") + ")")
+    if authority.kind == CIAM and said is None and not _is_local_host(authority.hostname):
+        # The ciam rule knows the ciamlogin.com issuer only; a custom URL domain is MSAL Python's oidc_authority.
+        items.append((WARN, "ENTRA_AUTHORITY_KIND", f"ciam on {authority.hostname}, which is not ciamlogin.com: an "
+                                                    "External ID custom URL domain? Set ENTRA_AUTHORITY_KIND=oidc "
+                                                    "(and the authority to https://<domain>/<tenant id>/v2.0)"))
+    tenants = list(settings.get("ENTRA_ALLOWED_TENANTS") or []) or [authority.tenant]
+    shapes = "; ".join(authority.issuer_shapes())
+    items.append((OK, "accepted issuer", f"the discovery document's issuer, when it has the {authority.kind} "
+                                         f"shape {shapes}, for tid {', '.join(tenants)} (v1.0 tokens: "
+                                         f"https://sts.windows.net/<tid>/ when API_ACCEPT_V1_TOKENS)"))
+    items.append((OK, "signing keys", f"the jwks_uri of {authority.discovery_url}"))
+    return items
 
 
 def _sign_in_rate_limit_item(value: object) -> PostureItem:

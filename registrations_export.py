@@ -505,14 +505,23 @@ def _base_urls_option(ctx: click.Context, param: click.Parameter, value: tuple[s
     show_default=True,
     help="Where to write the JSON document ('-' for standard output).",
 )
-def export_registrations_command(app_urls: list[str], spa_urls: list[str], output: str) -> None:
+@click.option(
+    "--tenant",
+    "tenant_kind",
+    type=click.Choice(["workforce", "external"]),
+    default="workforce",
+    show_default=True,
+    help="Which tenant's registrations: workforce (employees), or external (an Entra External ID tenant for "
+         "customers); each kind is created in its own tenant.",
+)
+def export_registrations_command(app_urls: list[str], spa_urls: list[str], output: str, tenant_kind: str) -> None:
     """Export the manifest's app registrations as Microsoft Graph payloads (JSON).
 
     No secret or private key is exported; the document's "placeholders" and
     "notes" say how to fill in the ids Entra assigns and what to do by hand.
     """
     try:
-        doc = export_registrations(app_base_urls=list(app_urls), spa_base_urls=list(spa_urls))
+        doc = export_registrations(app_base_urls=list(app_urls), spa_base_urls=list(spa_urls), tenant_kind=tenant_kind)
     except ValueError as exc:  # ManifestError is a ValueError
         raise click.ClickException(str(exc)) from exc
     with click.open_file(output, "w", encoding="utf-8") as fh:

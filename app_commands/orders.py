@@ -19,7 +19,7 @@ from flask.cli import AppGroup
 from entra_auth.credential_refusals import RefusalRecord
 from entra_auth.credentials import ClientCredential, parse_client_credentials
 from entra_auth.errors import ClientCredentialError, EntraAuthError
-from entra_auth.flask_ext import allowed_tenants, entra_state, orders_api_client
+from entra_auth.flask_ext import allowed_tenants, authority, entra_state, orders_api_client
 from entra_auth.msal_apps import MsalAppFactory
 from entra_auth.msal_errors import error_from_result, msal_call
 from entra_auth.token_cache import RedisTokenCacheStore
@@ -43,7 +43,7 @@ def app_only_token(tenant: str) -> str:
         raise click.UsageError("DAEMON_CLIENT_ID is not set.")
     credential = ClientCredential(parse_client_credentials("DAEMON_CLIENT", cfg), http_client=state.http,
                                   on_refused=RefusalRecord(state.redis, cfg["DAEMON_CLIENT_ID"]))
-    apps = MsalAppFactory(cfg["DAEMON_CLIENT_ID"], f"{cfg['ENTRA_AUTHORITY_HOST']}/{tenant}", credential, state.http)
+    apps = MsalAppFactory(cfg["DAEMON_CLIENT_ID"], authority(cfg).for_tenant(tenant), credential, state.http)
     store = RedisTokenCacheStore(state.redis, state.cipher, prefix="tokencache:app", retention_seconds=0)
     partition = f"app:{cfg['DAEMON_CLIENT_ID']}:{tenant}"
     cache = store.load(partition)

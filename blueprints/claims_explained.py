@@ -25,11 +25,29 @@ EXPLANATIONS: dict[str, str] = {
     "acrs": "Authentication contexts (Conditional Access) this sign-in satisfied.",
     "amr": "How you authenticated (password, multi-factor...).",
 }
+# A customer (Entra External ID) account is not a member of an organization's directory: it was
+# created by the customer at sign-up and holds what they entered (Microsoft's External ID docs,
+# "Planning your customer identity and access management", and the ID-token claims reference).
+CUSTOMER_EXPLANATIONS: dict[str, str] = {
+    "name": "The display name you entered when you signed up.",
+    "preferred_username": "The email or user name you sign in with. It can change: the app never keys data on it.",
+    "email": "The email address you signed up with (sent only when the sign-up flow collected it).",
+    "oid": "Your customer account's id, created when you signed up. The app stores your orders under it.",
+    "tid": "The shop's customer tenant id (Microsoft Entra External ID). Customers' orders never mix with "
+           "employees' orders, which live under another tenant.",
+    "iss": "Who issued the token: Microsoft Entra External ID, on its own issuer host "
+           "(https://<tenant id>.ciamlogin.com/...). The app checks it exactly.",
+    "idp": "How you signed up: a social or federated identity provider (e.g. google.com), or the shop's own "
+           "tenant for an email account.",
+    "roles": "App roles an administrator assigned to you for this app; customers usually have none.",
+}
 _TIMES = {"iat", "nbf", "exp", "auth_time"}
 
 
-def explain_claims(claims: dict) -> list[dict]:
-    """Rows of (claim, value, explanation), in a reading order; times shown in UTC."""
+def explain_claims(claims: dict, *, customer: bool = False) -> list[dict]:
+    """Rows of (claim, value, explanation), in a reading order; times shown in UTC.
+    ``customer``: explained for a customer account of an External ID tenant."""
+    explanations = {**EXPLANATIONS, **CUSTOMER_EXPLANATIONS} if customer else EXPLANATIONS
     rows = []
     for name in [*EXPLANATIONS, *sorted(set(claims) - set(EXPLANATIONS))]:
         if name not in claims:
@@ -41,5 +59,5 @@ def explain_claims(claims: dict) -> list[dict]:
             shown = ", ".join(map(str, value)) or "(none)"
         else:
             shown = str(value)
-        rows.append({"name": name, "value": shown, "explanation": EXPLANATIONS.get(name, "")})
+        rows.append({"name": name, "value": shown, "explanation": explanations.get(name, "")})
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import redis
@@ -9,10 +10,12 @@ from flask import Blueprint, current_app, jsonify
 
 from entra_auth import redis_client
 from entra_auth.credential_refusals import recent_refusals
+from entra_auth.errors import InvalidToken
 from entra_auth.flask_ext import entra_state
 from entra_auth.metadata import MetadataUnavailable
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -23,7 +26,8 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: Redis answers (every primary of a cluster) and the identity provider's metadata is loaded."""
+    """Readiness: Redis answers (every primary of a cluster) and the identity provider's metadata is loaded,
+    naming an issuer of the configured authority's kind (else every token would be refused)."""
     state = entra_state()
     failing: list[str] = []
     try:
@@ -32,7 +36,13 @@ def readyz():
         failing.append("redis")
     try:
         state.metadata.get()
+        if state.issuers is not None:
+            state.issuers.check()
     except MetadataUnavailable:
+        failing.append("identity provider")
+    except InvalidToken as exc:
+        log.error("identity provider misconfigured: %s (%s, kind %s)", exc.reason,
+                                 state.issuers.authority.url, state.issuers.authority.kind)
         failing.append("identity provider")
     # Credential detail only once Entra refused a source: a healthy probe answers just its status.
     credentials = _credentials(state) if "redis" not in failing else {}

@@ -8,7 +8,7 @@ is used (incremental consent), and the form survives the round trip.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from entra_auth.errors import DownstreamUnavailable, InteractionRequired
 from entra_auth.flask_ext import entra_state
@@ -61,8 +61,19 @@ def profile():
     except DownstreamUnavailable:
         # The rest of the page still renders: only this panel depends on the downstream.
         downstream_error = "The directory profile service is unavailable right now. Try again in a moment."
-    return render_template("profile.html", claims=explain_claims(current_user.claims), downstream=downstream,
-                           downstream_error=downstream_error)
+    customer = customer_tenant()
+    return render_template("profile.html", claims=explain_claims(current_user.claims, customer=customer),
+                           downstream=downstream, downstream_error=downstream_error, customer=customer)
+
+
+@bp.app_context_processor
+def _customer_tenant() -> dict:
+    return {"customer_tenant": customer_tenant()}
+
+
+def customer_tenant() -> bool:
+    """Whether users are customers of an External ID tenant (a ciamlogin.com or custom-domain authority)."""
+    return current_app.config.get("ENTRA_AUTHORITY_KIND") in ("ciam", "oidc")
 
 
 @bp.get("/orders")

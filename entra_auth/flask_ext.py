@@ -15,6 +15,7 @@ import redis
 import requests
 from flask import Flask, current_app
 
+from .authorities import Authority, IssuerRule
 from .credential_refusals import RefusalRecord
 from .credentials import ClientCredential, parse_client_credentials
 from .flask_sessions import EntraSessionInterface
@@ -69,6 +70,7 @@ class EntraState:
     validator: TokenValidator  # bearer tokens for the API tier
     cipher: TokenCacheCipher
     record_keys: list[str]  # TOKEN_CACHE_KEYS: also seal sessions and sign-in flows (sealed_records.py)
+    issuers: IssuerRule | None = None  # the v2.0 issuer of the authority's discovery, checked against its kind
     allowed_client_apps: frozenset[str] | None = None
     web: WebState | None = None
     api: ApiState | None = None
@@ -80,8 +82,11 @@ def init_app(app: Flask, redis_url: str, token_cache_keys: list[str]) -> EntraSt
     cfg = app.config
     timeout = float(cfg["HTTP_TIMEOUT_SECONDS"])
     http = build_http_session(cfg.get("ENTRA_CA_BUNDLE"), timeout=(min(3.05, timeout), timeout))
-    metadata = OidcMetadata(authority(cfg), http)
+    configured = authority(cfg)
+    metadata = OidcMetadata(configured.url, http, discovery_url=configured.discovery_url)
+    # Keys and issuers both come from this authority's discovery: External ID's are not workforce's.
     jwks = JwksCache(lambda: metadata.get()["jwks_uri"], http)
+    issuers = IssuerRule(configured, allowed_tenants(cfg), metadata.get)
     client = connect(redis_url, timeout=float(cfg["REDIS_TIMEOUT_SECONDS"]))
     state = EntraState(
         http=http,
@@ -89,11 +94,12 @@ def init_app(app: Flask, redis_url: str, token_cache_keys: list[str]) -> EntraSt
         metadata=metadata,
         jwks=jwks,
         validator=TokenValidator(
-            api_validation_policy(cfg),
+            api_validation_policy(cfg, issuers),
             jwks,
         ),
         cipher=TokenCacheCipher(token_cache_keys),
         record_keys=list(token_cache_keys),
+        issuers=issuers,
         allowed_client_apps=frozenset(cfg["API_ALLOWED_CLIENT_APPS"]) if cfg.get("API_ALLOWED_CLIENT_APPS") else None,
     )
     if "web" in cfg["ENABLED_BLUEPRINTS"]:
@@ -114,9 +120,8 @@ def _init_web(app: Flask, state: EntraState) -> WebState:
     id_tokens = IdTokenValidator(
         client_id=cfg["ENTRA_CLIENT_ID"],
         authority_host=cfg["ENTRA_AUTHORITY_HOST"],
-        tenant=cfg["ENTRA_TENANT_ID"],
         allowed_tenants=allowed_tenants(cfg),
-        metadata=state.metadata,
+        issuers=state.issuers,
         keys=state.jwks,
     )
     sessions = EntraSessionInterface(
@@ -143,7 +148,7 @@ def _init_api(app: Flask, state: EntraState) -> ApiState:
     credential = ClientCredential(parse_client_credentials("API_CLIENT", cfg), http_client=state.http,
                                   on_refused=RefusalRecord(state.redis, cfg["API_CLIENT_ID"]))
     store = RedisTokenCacheStore(state.redis, state.cipher, prefix="tokencache:obo", retention_seconds=0)
-    obo = {tid: OnBehalfOf(MsalAppFactory(cfg["API_CLIENT_ID"], f"{cfg['ENTRA_AUTHORITY_HOST']}/{tid}", credential,
+    obo = {tid: OnBehalfOf(MsalAppFactory(cfg["API_CLIENT_ID"], authority(cfg).for_tenant(tid), credential,
                                           state.http), store)
            for tid in allowed_tenants(cfg)}
     return ApiState(
@@ -162,16 +167,19 @@ def orders_api_client(app: Flask, base_url: str | None, http: requests.Session) 
     return ProtectedApi(f"{IN_PROCESS_BASE_URL}/api", in_process_client(app), name="the Orders API")
 
 
-def api_validation_policy(cfg) -> ValidationPolicy:
+def api_validation_policy(cfg, issuers: IssuerRule | None = None) -> ValidationPolicy:
     """The API tier's bearer-token rules: ``API_CLIENT_ID`` always an audience, ``API_AUDIENCE``
-    adding App ID URIs for v1.0 tokens, which count only with ``API_ACCEPT_V1_TOKENS``."""
+    adding App ID URIs for v1.0 tokens, which count only with ``API_ACCEPT_V1_TOKENS``; the v2.0
+    issuer from the authority's discovery (``issuers``)."""
     return policy_from_settings(cfg["ENTRA_AUTHORITY_HOST"], cfg.get("API_CLIENT_ID") or "", allowed_tenants(cfg),
                                 app_id_uris=cfg.get("API_AUDIENCE") or [],
-                                accept_v1=bool(cfg.get("API_ACCEPT_V1_TOKENS")), access_token=True)
+                                accept_v1=bool(cfg.get("API_ACCEPT_V1_TOKENS")), access_token=True, issuers=issuers)
 
 
-def authority(cfg) -> str:
-    return f"{cfg['ENTRA_AUTHORITY_HOST']}/{cfg['ENTRA_TENANT_ID']}"
+def authority(cfg) -> Authority:
+    """The configured authority and its kind (config.py resolves ENTRA_AUTHORITY from host + tenant if unset)."""
+    url = cfg.get("ENTRA_AUTHORITY") or f"{cfg['ENTRA_AUTHORITY_HOST']}/{cfg['ENTRA_TENANT_ID']}"
+    return Authority.parse(url, cfg.get("ENTRA_AUTHORITY_KIND") or None)
 
 
 def allowed_tenants(cfg) -> list[str]:

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from .authorities import IssuerRule
 from .errors import InvalidToken
 from .jwks import JwksCache
 
@@ -60,6 +61,10 @@ class ValidationPolicy:
     # not. Required for bearer tokens: an ID token is refused even when the web app and the API share
     # one registration (then its `aud`, issuer and signature would all pass).
     access_token: bool = False
+    # The v2.0 issuer from the authority's discovery document, checked against its kind's rule
+    # (authorities.py): External ID's issuer is on another host than the authority, so it cannot be
+    # composed from authority_host. None: composed as {authority_host}/{tid}/v2.0 (workforce only).
+    issuers: IssuerRule | None = None
     required_claims: tuple[str, ...] = ("iss", "aud", "exp", "iat", "tid", "oid", "sub")
     clock_skew: int = CLOCK_SKEW_SECONDS
     _audiences_by_version: dict = field(init=False, repr=False, compare=False)
@@ -76,7 +81,7 @@ class ValidationPolicy:
 
     def issuer_for(self, tid: str, version: str) -> str | None:
         if version == "2.0":
-            return f"{self.authority_host}/{tid}/v2.0"
+            return self.issuers.v2_issuer(tid) if self.issuers else f"{self.authority_host}/{tid}/v2.0"
         if version == "1.0" and self.accept_v1:
             return V1_ISSUER.format(tid=tid)
         return None
@@ -179,6 +184,7 @@ class Epoch(NamedTuple):
     policy: ValidationPolicy
     keys: JwksCache
     generation: int
+    issuer_template: str | None  # the discovery's issuer, as last checked (a new one ends the epoch)
 
 
 def _entry_cost(token: str, claims: dict) -> int:
@@ -244,7 +250,8 @@ class TokenValidator:
         self.remembered = _RememberedTokens(seen_max_bytes)
 
     def epoch(self) -> Epoch:
-        return Epoch(self.policy, self.keys, self.keys.current_generation)
+        issuers = self.policy.issuers
+        return Epoch(self.policy, self.keys, self.keys.current_generation, issuers.template if issuers else None)
 
     def validate(self, token: str, *, nonce: str | None = None) -> ValidatedToken:
         validated = self.remembered.get(token, self.epoch())

@@ -19,9 +19,11 @@ class MetadataUnavailable(IdentityProviderUnavailable):
 
 
 class OidcMetadata:
-    def __init__(self, authority: str, http: requests.Session, *, max_age: float = 24 * 3600):
+    def __init__(self, authority: str, http: requests.Session, *, max_age: float = 24 * 3600,
+                 discovery_url: str | None = None):
         self.authority = authority.rstrip("/")
-        self.url = f"{self.authority}/v2.0/.well-known/openid-configuration"
+        # Where MSAL reads it too (Authority.discovery_url): an oidc authority has no /v2.0 of its own.
+        self.url = discovery_url or f"{self.authority}/v2.0/.well-known/openid-configuration"
         self._http = http
         self._max_age = max_age
         self._lock = threading.Lock()

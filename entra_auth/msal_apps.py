@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
+from .authorities import Authority
 from .credentials import ClientCredential
 from .errors import IdentityProviderUnavailable
 from .json_answers import JsonAnswersOnly
@@ -81,11 +82,13 @@ class _NoNetwork:
 class MsalAppFactory:
     """Builds MSAL confidential clients for one registration and authority."""
 
-    def __init__(self, client_id: str, authority: str, credential: ClientCredential, http_client: requests.Session,
-                 *, metadata: OidcMetadata | None = None):
+    def __init__(self, client_id: str, authority: Authority | str, credential: ClientCredential,
+                 http_client: requests.Session, *, metadata: OidcMetadata | None = None):
         self.client_id = client_id
-        self.authority = authority.rstrip("/")
-        self._metadata = metadata or OidcMetadata(self.authority, http_client)
+        self._authority = authority if isinstance(authority, Authority) else Authority.parse(authority)
+        self.authority = self._authority.url
+        self._metadata = metadata or OidcMetadata(self.authority, http_client,
+                                                  discovery_url=self._authority.discovery_url)
         self._credential = credential
         # What MSAL is given: every answer checked to be JSON before MSAL parses it (json_answers.py).
         self._msal_http = JsonAnswersOnly(http_client)
@@ -155,7 +158,7 @@ class MsalAppFactory:
             return msal.ConfidentialClientApplication(
                 self.client_id,
                 client_credential=credential,
-                authority=self.authority,
+                **self._authority.msal_arguments(),  # authority=, or oidc_authority= for a custom domain
                 http_client=_NoNetwork(self._metadata) if offline else self._msal_http,
                 http_cache=self._http_cache,
                 instance_discovery=self._instance_discovery,

@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 import config
 from entra_emulator import EmulatorServer
+from localdev.external_tenant import external_authority, external_tenant_settings
 from localdev.shared_redis import attach_or_start
 
 
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000, help="the app's port (default 5000)")
     parser.add_argument("--emulator-port", type=int, default=5443)
     parser.add_argument("--check", action="store_true", help="start everything, print the banner, and exit")
+    parser.add_argument("--tenant", choices=("workforce", "external"), default="workforce",
+                        help="workforce (employees, the default) or external: the emulator's Entra External ID "
+                             "tenant (customers sign up themselves)")
     args = parser.parse_args(argv)
 
     app_url = f"http://localhost:{args.port}"
@@ -47,14 +51,21 @@ def main(argv: list[str] | None = None) -> int:
             "IDENTITY_HEADER": emulator.emulator.identity_header,
         }
     )
+    overrides = None
+    if args.tenant == "external":
+        # Settings only: the same app, pointed at the external tenant (README: "Customers: Entra External ID").
+        # Given to create_app rather than the environment: they also clear the workforce registrations'
+        # development certificates, and an empty variable means "unset" to config.py.
+        overrides = external_tenant_settings(emulator)
+        os.environ.pop("ENTRA_AUTHORITY_HOST", None)  # ENTRA_AUTHORITY says it all
     from app import create_app
 
     server = None
     serving = False
     try:
-        app = create_app()
+        app = create_app(overrides)
         server = make_server("127.0.0.1", args.port, app, threaded=True)
-        print(banner(app_url, emulator, redis_url), flush=True)
+        print(banner(app_url, emulator, redis_url, tenant=args.tenant), flush=True)
         if args.check:
             return 0
         stop = threading.Event()
@@ -76,14 +87,20 @@ def main(argv: list[str] | None = None) -> int:
             redis_server.stop()
 
 
-def banner(app_url: str, emulator: EmulatorServer, redis_url: str) -> str:
-    users = [u for u in emulator.emulator.manifest.users if u.listed]
+def banner(app_url: str, emulator: EmulatorServer, redis_url: str, *, tenant: str = "workforce") -> str:
+    external = tenant == "external"
+    manifest = emulator.emulator.manifest
+    users = [u for u in manifest.users if u.listed
+             and manifest.tenant_by_key(u.tenant).is_external == external]
     lines = [
         "",
         f"  Orders app         {app_url}   <- open this and sign in",
         f"  Entra emulator     {emulator.url}   (CA: {emulator.ca_path})",
+        *([f"  External tenant    {external_authority(emulator)}   (External ID; issuer "
+           f"https://<tenant id>.localhost:{emulator.port}/<tenant id>/v2.0)"] if external else []),
         f"  Redis              {redis_url}",
         "",
+        "  Customers sign up on the emulator's sign-in page, or sign in as:" if external else
         "  Sign in as (no password, pick on the emulator's page):",
         *(f"    {u.username:<26} {u.name}{'  [' + ', '.join(u.roles) + ']' if u.roles else ''}" for u in users),
         "",
