@@ -25,7 +25,7 @@ import config
 import http_hardening
 import logging_setup
 from blueprints import api, auth, error_pages, health, web, web_errors
-from entra_auth import flask_ext, flask_rate_limits
+from entra_auth import flask_api_cors, flask_ext, flask_rate_limits
 from entra_auth.flask_web import current_user
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     if "api" in app.config["ENABLED_BLUEPRINTS"]:
         app.register_blueprint(api.bp)
         csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
+        flask_api_cors.init_app(app)  # API_CORS_ORIGINS only (a SPA on another origin)
     _register_template_helpers(app)
     app_commands.init_app(app)
     return app
