@@ -24,7 +24,7 @@ import app_commands
 import config
 import http_hardening
 import logging_setup
-from blueprints import api, auth, error_pages, health, web, web_errors
+from blueprints import api, auth, error_pages, health, spa, web, web_errors
 from entra_auth import flask_api_cors, flask_ext, flask_rate_limits
 from entra_auth.flask_web import current_user
 
@@ -63,6 +63,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         app.register_blueprint(web.bp)
         web_errors.register(app)
         csrf.exempt(auth.callback)  # Entra's cross-site form_post: bound by state + the sign-in cookie instead
+    if app.config.get("SPA_CLIENT_ID"):
+        app.register_blueprint(spa.bp)  # the single-page client's page (its own public registration)
     if "api" in app.config["ENABLED_BLUEPRINTS"]:
         app.register_blueprint(api.bp)
         csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on

@@ -32,6 +32,7 @@ DEV_FOREIGN_TENANT_ID = "22222222-2222-4222-8222-222222222222"
 DEV_WEB_CLIENT_ID = "0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a"
 DEV_API_CLIENT_ID = "6b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
 DEV_DAEMON_CLIENT_ID = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716"
+DEV_SPA_CLIENT_ID = "f1e2d3c4-b5a6-4978-8a69-5b4c3d2e1f00"  # "Orders SPA": a public client, spa redirect URIs
 DEV_EMULATOR_URL = "https://127.0.0.1:5443"
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -156,6 +157,7 @@ class DevelopmentConfig(BaseConfig):
     API_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "orders-api.pem")
     API_SCOPES = [f"api://{DEV_API_CLIENT_ID}/Orders.Read", f"api://{DEV_API_CLIENT_ID}/Orders.Write"]
     DAEMON_CLIENT_ID = DEV_DAEMON_CLIENT_ID
+    SPA_CLIENT_ID = DEV_SPA_CLIENT_ID
     DAEMON_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "daemon.pem")
     DOWNSTREAM_API_BASE_URL = f"{DEV_EMULATOR_URL}/v1.0"
     # ./run serves plain http://localhost: a __Host- cookie needs Secure, which
