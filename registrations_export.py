@@ -50,7 +50,7 @@ _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:orders-entra-reference:regis
 
 # Short placeholder names for the sample's registrations ({api-app-id}); any
 # other registration key is used as it is ({<key>-app-id}).
-_PLACEHOLDER_NAMES = {"orders-api": "api", "orders-web": "web"}
+_PLACEHOLDER_NAMES = {"orders-api": "api", "orders-web": "web", "orders-spa": "spa"}
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\{[A-Za-z0-9._-]+\}")
@@ -63,6 +63,7 @@ def export_registrations(
     app_base_urls: list[str],
     authority_host: str = "https://login.microsoftonline.com",
     tenant_id: str | None = None,
+    spa_base_urls: list[str] | None = None,
 ) -> dict[str, Any]:
     """Build the Graph payloads that create the manifest's registrations in a real tenant.
 
@@ -70,7 +71,8 @@ def export_registrations(
     front-channel logout URL are built from them); ``authority_host`` is the
     Entra host the managed identity's tokens come from (sovereign clouds differ);
     ``tenant_id`` is the directory id of the home tenant, or ``None`` to leave a
-    ``{tenant-id}`` placeholder.
+    ``{tenant-id}`` placeholder; ``spa_base_urls`` are further origins the
+    single-page client is served from (its ``spa`` redirect URIs; none by default).
 
     Returns a JSON-serialisable document::
 
@@ -91,7 +93,8 @@ def export_registrations(
     if tenant_id is not None and not _GUID.match(tenant_id):
         # The issuer of a managed identity's token names the tenant by its id, never by a domain or alias.
         raise ValueError(f"tenant id {tenant_id!r} must be the directory (tenant) id, a GUID")
-    manifest = load_manifest(manifest_path, authority_host=authority_host, app_base_urls=bases)
+    spa_bases = normalise_base_urls(spa_base_urls) if spa_base_urls else []
+    manifest = load_manifest(manifest_path, authority_host=authority_host, app_base_urls=bases, spa_base_urls=spa_bases)
 
     # Graph is first party (it exists in every tenant): only our own registrations are created.
     exported = [r for r in manifest.registrations if not r.first_party]
@@ -191,6 +194,10 @@ def _application_body(manifest: Manifest, reg: Registration, placeholders: dict[
         if reg.front_channel_logout_url:
             web["logoutUrl"] = reg.front_channel_logout_url
         body["web"] = web
+    if reg.spa_redirect_uris:
+        # Graph's spaApplication: codes for these URIs are redeemed by the browser (PKCE, no secret),
+        # and Entra matches post_logout_redirect_uri against them too.
+        body["spa"] = {"redirectUris": _unique([*reg.spa_redirect_uris, *reg.post_logout_redirect_uris])}
     required = _required_resource_access(manifest, reg, placeholders)
     if required:
         body["requiredResourceAccess"] = required
@@ -479,20 +486,28 @@ def _base_urls_option(ctx: click.Context, param: click.Parameter, value: tuple[s
     help="The web app's public base URL, e.g. https://orders.contoso.com (repeat for several).",
 )
 @click.option(
+    "--spa-url",
+    "spa_urls",
+    multiple=True,
+    metavar="URL",
+    callback=lambda ctx, param, value: _base_urls_option(ctx, param, value) if value else [],
+    help="A further origin the single-page client is served from, besides the app URLs (repeatable).",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False, writable=True, allow_dash=True),
     default="-",
     show_default=True,
     help="Where to write the JSON document ('-' for standard output).",
 )
-def export_registrations_command(app_urls: list[str], output: str) -> None:
+def export_registrations_command(app_urls: list[str], spa_urls: list[str], output: str) -> None:
     """Export the manifest's app registrations as Microsoft Graph payloads (JSON).
 
     No secret or private key is exported; the document's "placeholders" and
     "notes" say how to fill in the ids Entra assigns and what to do by hand.
     """
     try:
-        doc = export_registrations(app_base_urls=list(app_urls))
+        doc = export_registrations(app_base_urls=list(app_urls), spa_base_urls=list(spa_urls))
     except ValueError as exc:  # ManifestError is a ValueError
         raise click.ClickException(str(exc)) from exc
     with click.open_file(output, "w", encoding="utf-8") as fh:

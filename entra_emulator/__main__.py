@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="app_urls",
         help="base URL of the web app, for its redirect and logout URIs (repeatable; default http://localhost:5000)",
     )
+    parser.add_argument(
+        "--spa-url",
+        action="append",
+        dest="spa_urls",
+        help="a further origin the single-page client is served from, for its spa redirect URIs (repeatable)",
+    )
     parser.add_argument("--identity-header", help="X-IDENTITY-HEADER value for the managed identity endpoint")
     args = parser.parse_args(argv)
     try:
@@ -54,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             state_dir=args.state_dir,
             app_base_urls=args.app_urls or ["http://localhost:5000"],
             identity_header=args.identity_header,
+            spa_base_urls=args.spa_urls or [],
         )
     except (ManifestError, OSError) as exc:
         print(f"entra emulator: {exc}", file=sys.stderr)

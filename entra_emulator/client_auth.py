@@ -29,12 +29,12 @@ JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 @dataclass(frozen=True)
 class AuthenticatedClient:
     registration: Registration
-    method: str  # "client_secret", "certificate" or "federated"
+    method: str  # "client_secret", "certificate", "federated", or "none" (a public client)
 
     @property
     def azpacr(self) -> str:
-        # Entra's azpacr: 1 = shared secret, 2 = certificate or assertion.
-        return "1" if self.method == "client_secret" else "2"
+        # Entra's azpacr: 0 = public client, 1 = shared secret, 2 = certificate or assertion.
+        return {"none": "0", "client_secret": "1"}.get(self.method, "2")
 
 
 def authenticate(
@@ -44,7 +44,11 @@ def authenticate(
     form: dict[str, str],
     authorization_header: str | None,
     token_endpoint: str,
+    *,
+    public: bool = False,
 ) -> AuthenticatedClient:
+    """The client presenting the request. ``public``: what it redeems is a single-page app's (a
+    ``spa`` redirect URI's code or refresh token), which a browser redeems with no credential."""
     basic_id, basic_secret = _basic_credentials(authorization_header)
     client_id = form.get("client_id") or basic_id
     if not client_id:
@@ -84,6 +88,8 @@ def authenticate(
             return AuthenticatedClient(registration, "federated")
         _check_certificate_assertion(registration, certificates, assertion, header, token_endpoint)
         return AuthenticatedClient(registration, "certificate")
+    if public:
+        return AuthenticatedClient(registration, "none")
     raise OAuthError(
         "invalid_client",
         7000218,

@@ -205,8 +205,13 @@ def settings():
     single_use = body.get("single_use_refresh_tokens", emu.state.single_use_refresh_tokens)
     if not isinstance(single_use, bool):
         return _bad("single_use_refresh_tokens must be true or false")
+    spa_lifetime = body.get("spa_refresh_token_lifetime", emu.state.spa_refresh_token_lifetime)
+    if not isinstance(spa_lifetime, int) or isinstance(spa_lifetime, bool) or not 1 <= spa_lifetime <= 86400:
+        return _bad("spa_refresh_token_lifetime must be an integer number of seconds (1..86400)")
     # Not Entra's default (Entra keeps a used refresh token valid): a strict-rotation test mode.
     emu.state.single_use_refresh_tokens = single_use
+    # Entra's is a fixed 24 h; shorter makes a test see a single-page app's sign-in expire (AADSTS700084).
+    emu.state.spa_refresh_token_lifetime = spa_lifetime
     for key in ("access_token_lifetime", "id_token_lifetime"):
         if key in body:
             value = body[key]
@@ -216,7 +221,41 @@ def settings():
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 86400:
                 return _bad(f"{key} must be an integer number of seconds (1..86400)")
             emu.state.settings[key] = value
-    return jsonify({**emu.state.settings, "single_use_refresh_tokens": emu.state.single_use_refresh_tokens})
+    return jsonify({**emu.state.settings, "single_use_refresh_tokens": emu.state.single_use_refresh_tokens,
+                    "spa_refresh_token_lifetime": emu.state.spa_refresh_token_lifetime})
+
+
+@bp.post("/refresh-tokens/age")
+def age_refresh_tokens():
+    """Make refresh tokens look issued ``seconds`` earlier (``{"seconds": 86400}``: a SPA's are then
+    expired), optionally only a client's (``client_id``) or a user's (``user``: name or oid).
+    ``{"end_sessions": true}`` also ends those users' emulator sign-in sessions, so a hidden-frame
+    ``prompt=none`` renewal cannot succeed either (as when the browser no longer sends Entra's cookie)."""
+    emu = _emu()
+    body = _body()
+    seconds = body.get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds <= 400 * 86400:
+        return _bad("seconds must be a positive number (at most 400 days)")
+    user = emu.manifest.user(str(body["user"])) if body.get("user") else None
+    if body.get("user") and user is None:
+        return jsonify({"error": "unknown user"}), 404
+    client_id = body.get("client_id")
+    aged: set[str] = set()
+    count = 0
+    with emu.state.lock:
+        for grant in emu.state.refresh_tokens.values():
+            if (client_id is None or grant.client_id == client_id) and (user is None or grant.user_oid == user.oid):
+                grant.issued -= seconds
+                grant.expires -= seconds
+                aged.add(grant.user_oid)
+                count += 1
+        ended = 0
+        if body.get("end_sessions") is True:
+            for session in emu.state.sessions.values():
+                if session.user_oid in aged and not session.ended:
+                    session.ended = True
+                    ended += 1
+    return jsonify({"aged": count, "sessions_ended": ended})
 
 
 @bp.post("/registrations/<key>")

@@ -10,7 +10,7 @@ import time
 import jwt
 from flask import g
 
-from . import refresh_faults
+from . import refresh_faults, spa
 from .client_auth import AuthenticatedClient, authenticate
 from .core import Emulator
 from .manifest import Registration, User
@@ -22,7 +22,10 @@ from .tokens import client_capabilities
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-def handle_token_request(emu: Emulator, segment: str, form: dict[str, str], authorization: str | None) -> dict:
+def handle_token_request(
+    emu: Emulator, segment: str, form: dict[str, str], authorization: str | None, *, origin: str | None = None
+) -> dict:
+    """Answer a token request; ``origin`` is its ``Origin`` header (set when a browser sent it)."""
     emu.check_tenant_segment(segment)
     grant_type = form.get("grant_type")
     if not grant_type:
@@ -35,6 +38,12 @@ def handle_token_request(emu: Emulator, segment: str, form: dict[str, str], auth
     }.get(grant_type)
     if handler is None:
         raise OAuthError("unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'.")
+    # A code or refresh token of a spa redirect URI is the browser's: redeemed cross-origin and with
+    # no credential; one of a web redirect URI never cross-origin. Checked before client authentication,
+    # as Entra answers AADSTS9002326/9002327 to requests that carry no credential at all.
+    platform = _presented_platform(emu, grant_type, form)
+    if platform is not None:
+        spa.check_redemption(platform, origin)
     client = authenticate(
         emu.manifest,
         emu.issuer,
@@ -42,10 +51,33 @@ def handle_token_request(emu: Emulator, segment: str, form: dict[str, str], auth
         form,
         authorization,
         emu.endpoint(segment, "oauth2/v2.0/token"),
+        public=platform == spa.SPA or (platform is None and bool(origin) and _is_spa_client(emu, form)),
     )
     # The request log names how the client authenticated (client_secret, certificate, federated).
     g.client_auth = client.method
     return handler(emu, segment, form, client)
+
+
+def _presented_platform(emu: Emulator, grant_type: str, form: dict[str, str]) -> str | None:
+    """The redirect platform of the code or refresh token presented (``None``: unknown, or another
+    client's, left for the grant to refuse)."""
+    with emu.state.lock:
+        if grant_type == "authorization_code":
+            grant = emu.state.codes.get(form.get("code", ""))
+        elif grant_type == "refresh_token":
+            grant = emu.state.refresh_tokens.get(form.get("refresh_token", ""))
+        else:
+            return None
+    if grant is None or grant.client_id != form.get("client_id"):
+        return None
+    return grant.platform
+
+
+def _is_spa_client(emu: Emulator, form: dict[str, str]) -> bool:
+    """A browser's request for a client with spa redirect URIs: an unknown code or refresh token is
+    then refused as such (invalid_grant), not for the credential a browser never has."""
+    registration = emu.manifest.registration(form.get("client_id", ""))
+    return registration is not None and bool(registration.spa_redirect_uris)
 
 
 # -- authorization code ------------------------------------------------------------------------
@@ -113,6 +145,9 @@ def _authorization_code(emu: Emulator, segment: str, form: dict[str, str], clien
         want_client_info=form.get("client_info") == "1",
         acrs=_requested_acrs(grant.claims_request),
         capabilities=client_capabilities(form.get("claims") or grant.claims_request),
+        refresh_platform=grant.platform,
+        # A spa refresh token lives a fixed time from this sign-in (24 h unless a test shortened it).
+        refresh_expires=time.time() + emu.state.spa_refresh_token_lifetime if grant.platform == spa.SPA else None,
     )
 
 
@@ -142,6 +177,8 @@ def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: Au
             "Entra itself keeps a used refresh token valid). Sign in again.",
         )
     if time.time() > grant.expires:
+        if grant.platform == spa.SPA:
+            raise spa.refresh_token_expired(grant.issued, round(grant.expires - grant.issued))
         raise OAuthError("invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity.")
     user = _user(emu, grant.user_oid)
     request = parse_scopes(emu.manifest, form.get("scope"), allow_empty=True)
@@ -162,6 +199,10 @@ def _refresh_token(emu: Emulator, segment: str, form: dict[str, str], client: Au
         grant_name="refresh_token",
         want_client_info=form.get("client_info") == "1",
         capabilities=client_capabilities(form.get("claims")),
+        # The new spa refresh token keeps the presented one's expiry: using it never extends it.
+        refresh_platform=grant.platform,
+        refresh_expires=grant.expires if grant.platform == spa.SPA else None,
+        refresh_issued=grant.issued if grant.platform == spa.SPA else None,
     )
     return switch.finish(response, emu.issuer, client.registration, grant.sid) if switch else response
 
@@ -353,6 +394,9 @@ def _user_tokens(
     want_client_info: bool,
     acrs: list[str] | None = None,
     capabilities: list[str] | None = None,
+    refresh_platform: str = spa.WEB,
+    refresh_expires: float | None = None,
+    refresh_issued: float | None = None,
 ) -> dict:
     response: dict = {"token_type": "Bearer", "scope": " ".join([*response_scope, *sorted(reserved)])}
     if resource is not None and scopes:
@@ -374,15 +418,19 @@ def _user_tokens(
             user=user, client=client.registration, nonce=nonce, sid=sid, acrs=acrs, grant=grant_name
         )
     if "offline_access" in reserved:
-        response["refresh_token"] = emu.state.new_refresh_token(
-            RefreshGrant(
-                client_id=client.registration.client_id,
-                user_oid=user.oid,
-                tenant_key=user.tenant,
-                sid=sid,
-                auth_time=auth_time,
-            )
+        refresh = RefreshGrant(
+            client_id=client.registration.client_id,
+            user_oid=user.oid,
+            tenant_key=user.tenant,
+            sid=sid,
+            auth_time=auth_time,
+            platform=refresh_platform,
         )
+        if refresh_expires is not None:
+            refresh.expires = refresh_expires
+        if refresh_issued is not None:
+            refresh.issued = refresh_issued
+        response["refresh_token"] = emu.state.new_refresh_token(refresh)
     if want_client_info:
         tenant = emu.manifest.tenant_by_key(user.tenant)
         response["client_info"] = b64url(json.dumps({"uid": user.oid, "utid": tenant.id}).encode())

@@ -3,7 +3,8 @@
 One TOML file (``manifest.toml`` beside this module by default) describes
 everything the emulator serves. It is loaded into plain dataclasses, checked
 for dangling references, and its ``{authority_host}`` / ``{app_base_url}``
-placeholders are expanded for the host it is served from.
+placeholders are expanded for the host it is served from (and ``{spa_base_url}``
+for each further origin a single-page client is served from).
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ class Registration:
     # ``cp1`` capability gets long-lived (20-28 h) tokens for it.
     continuous_access_evaluation: bool = False
     optional_claims: list[str] = field(default_factory=list)  # access-token optional claims, e.g. xms_cc
-    redirect_uris: list[str] = field(default_factory=list)
+    redirect_uris: list[str] = field(default_factory=list)  # the ``web`` platform's
+    # The ``spa`` platform's: codes for these are redeemed by the browser, cross-origin, with PKCE
+    # and no credential, and their refresh tokens live 24 hours (docs/emulator-fidelity.md, #18).
+    spa_redirect_uris: list[str] = field(default_factory=list)
     front_channel_logout_url: str = ""
     post_logout_redirect_uris: list[str] = field(default_factory=list)
     scopes: list[Scope] = field(default_factory=list)
@@ -119,6 +123,14 @@ class Registration:
 
     def role_values(self, member_type: str) -> set[str]:
         return {r.value for r in self.app_roles if member_type in r.allowed_member_types}
+
+    def redirect_platform(self, uri: str) -> str | None:
+        """``"web"`` or ``"spa"``: the platform under which ``uri`` is registered (``None``: not at all)."""
+        if uri in self.spa_redirect_uris:
+            return "spa"
+        if uri in self.redirect_uris:
+            return "web"
+        return None
 
     def secrets(self) -> list[str]:
         return [c.value for c in self.credentials if c.type == "secret"]
@@ -235,8 +247,13 @@ def load_manifest(
     *,
     authority_host: str = "https://127.0.0.1:5443",
     app_base_urls: list[str] | tuple[str, ...] = ("http://localhost:5000",),
+    spa_base_urls: list[str] | tuple[str, ...] = (),
 ) -> Manifest:
-    """Load, expand and check a manifest file."""
+    """Load, expand and check a manifest file.
+
+    ``spa_base_urls``: further origins a single-page client is served from (another origin than the
+    app's); a URI with ``{spa_base_url}`` is expanded once per each, and dropped when there is none.
+    """
     path = Path(path) if path else DEFAULT_MANIFEST
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -244,6 +261,7 @@ def load_manifest(
         raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
     authority_host = authority_host.rstrip("/")
     bases = [b.rstrip("/") for b in app_base_urls]
+    spa_bases = [b.rstrip("/") for b in spa_base_urls]
 
     def expand(value: str) -> str:
         return value.replace("{authority_host}", authority_host)
@@ -254,6 +272,8 @@ def load_manifest(
             v = expand(v)
             if "{app_base_url}" in v:
                 out.extend(v.replace("{app_base_url}", b) for b in bases)
+            elif "{spa_base_url}" in v:
+                out.extend(v.replace("{spa_base_url}", b) for b in spa_bases)
             else:
                 out.append(v)
         return out
@@ -293,11 +313,13 @@ def load_manifest(
                             "federated_credentials",
                             "required_resource_access",
                             "redirect_uris",
+                            "spa_redirect_uris",
                             "post_logout_redirect_uris",
                         }
                     },
                     front_channel_logout_url=front_channel[0] if front_channel else "",
                     redirect_uris=expand_uris(r.get("redirect_uris", [])),
+                    spa_redirect_uris=list(dict.fromkeys(expand_uris(r.get("spa_redirect_uris", [])))),
                     post_logout_redirect_uris=expand_uris(r.get("post_logout_redirect_uris", [])),
                     scopes=[Scope(**s) for s in r.get("scopes", [])],
                     app_roles=[
@@ -356,6 +378,10 @@ def _check(m: Manifest) -> None:
     for r in m.registrations:
         if r.home_tenant not in tenant_keys:
             problems.append(f"registration {r.key}: unknown tenant {r.home_tenant!r}")
+        both = set(r.redirect_uris) & set(r.spa_redirect_uris)
+        if both:
+            # Entra then picks either platform at random (MSAL.js issue 7090): refuse it here.
+            problems.append(f"registration {r.key}: {sorted(both)} registered as both web and spa")
         if r.access_token_version not in (1, 2):
             problems.append(f"registration {r.key}: access_token_version must be 1 or 2")
         for c in r.credentials:

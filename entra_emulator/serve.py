@@ -29,7 +29,10 @@ class EmulatorServer:
         state_dir: Path | str | None = None,
         app_base_urls: list[str] | tuple[str, ...] = ("http://localhost:5000",),
         identity_header: str | None = None,
+        spa_base_urls: list[str] | tuple[str, ...] = (),
     ):
+        """``spa_base_urls``: further origins the single-page client is served from (its ``spa``
+        redirect URIs are registered on each app base URL and on each of these)."""
         self.host = host
         self.state_dir = Path(state_dir) if state_dir else DEFAULT_STATE_DIR
         # Bind first so port 0 resolves before the authority URL is fixed into tokens.
@@ -40,7 +43,8 @@ class EmulatorServer:
         # Tokens name the issuer by this URL; a wildcard bind is reached on loopback.
         url_host = host if host not in ("0.0.0.0", "::") else "127.0.0.1"
         self.url = f"https://{url_host}:{self.port}"
-        manifest = load_manifest(manifest_path, authority_host=self.url, app_base_urls=list(app_base_urls))
+        manifest = load_manifest(manifest_path, authority_host=self.url, app_base_urls=list(app_base_urls),
+                                 spa_base_urls=list(spa_base_urls))
         self.emulator = Emulator.create(
             manifest, self.state_dir, self.url, identity_header=identity_header or secrets.token_urlsafe(24)
         )

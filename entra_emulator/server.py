@@ -14,7 +14,9 @@ import jwt
 from flask import Flask, Response, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from . import spa
 from .core import Emulator
+from .cors import add_cors_headers
 from .grants import handle_token_request
 from .protocol import OAuthError, parse_scopes_by_resource
 from .state import ENDPOINTS, TOKEN_FAULTS, CodeGrant, EndpointFault, PendingAuthorization, SignInSession, TokenFault
@@ -57,6 +59,8 @@ def create_emulator_app(emu: Emulator) -> Flask:
         if request.path.startswith(("/_emulator", "/static")):
             return response
         response.headers["x-ms-request-id"] = g.request_id
+        add_cors_headers(response.headers, endpoint=g.get("endpoint_name"), method=request.method,
+                         origin=request.headers.get("Origin"))
         if request.headers.get(CLIENT_REQUEST_ID) and g.client_request_id:
             # Echoed when sent as a header (MSAL Python and MSAL.NET do; MSAL.NET compares it). A
             # recorded Entra answer to MSAL Node, which sends it as a parameter, carries no echo.
@@ -187,7 +191,8 @@ def create_emulator_app(emu: Emulator) -> Flask:
     @app.post("/<segment>/oauth2/v2.0/token")
     def token(segment: str):
         form = {k: v for k, v in request.form.items()}
-        response = handle_token_request(emu, segment, form, request.headers.get("Authorization"))
+        response = handle_token_request(emu, segment, form, request.headers.get("Authorization"),
+                                        origin=request.headers.get("Origin"))
         g.issued = _summaries(response)
         return jsonify(response)
 
@@ -196,7 +201,7 @@ def create_emulator_app(emu: Emulator) -> Flask:
     def logout(segment: str):
         params = request.form if request.method == "POST" else request.args
         target = params.get("post_logout_redirect_uri")
-        if target and not any(target in r.post_logout_redirect_uris or target in r.redirect_uris
+        if target and not any(target in r.post_logout_redirect_uris or r.redirect_platform(target)
                                for r in emu.manifest.registrations):
             return _error_page(
                 OAuthError(
@@ -381,7 +386,8 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
             OAuthError("unauthorized_client", 700016, f"Application with identifier '{params.get('client_id')}' was not found in the directory.")
         )
     redirect_uri = params.get("redirect_uri", "")
-    if redirect_uri not in client.redirect_uris:
+    platform = client.redirect_platform(redirect_uri)
+    if platform is None:
         return _error_page(
             OAuthError(
                 "invalid_request",
@@ -401,6 +407,8 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
         if challenge and method != "S256":
             raise OAuthError("invalid_request", 501491, "code_challenge_method must be S256.")
+        if platform == spa.SPA and not challenge:
+            raise spa.pkce_required()
         if client.require_pkce and not challenge:
             raise OAuthError(
                 "invalid_request", 9002325, "Proof Key for Code Exchange (S256) is required for this application."
@@ -521,6 +529,7 @@ def _issue_code(emu: Emulator, pending: PendingAuthorization, client, user, sess
         CodeGrant(
             client_id=client.client_id,
             redirect_uri=params["redirect_uri"],
+            platform=client.redirect_platform(params["redirect_uri"]) or spa.WEB,
             user_oid=user.oid,
             tenant_key=user.tenant,
             resource_key=pending.resource_key,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 AUTH_CODE_LIFETIME = 600  # Entra's authorization codes live about ten minutes.
 REFRESH_TOKEN_LIFETIME = 90 * 24 * 3600
+SPA_REFRESH_TOKEN_LIFETIME = 24 * 3600  # Entra's fixed lifetime for refresh tokens of spa redirect URIs
 PENDING_REQUEST_LIFETIME = 1800
 REQUEST_LOG_LIMIT = 5000
 DEFAULT_SETTINGS: dict[str, int | None] = {"access_token_lifetime": None, "id_token_lifetime": 3600}
@@ -72,6 +73,7 @@ class PendingAuthorization:
 class CodeGrant:
     client_id: str
     redirect_uri: str
+    platform: str  # "web" or "spa": the redirect URI's platform decides how the code may be redeemed
     user_oid: str
     tenant_key: str
     resource_key: str | None
@@ -97,6 +99,9 @@ class RefreshGrant:
     auth_time: int
     issued: float = field(default_factory=time.time)
     expires: float = field(default_factory=lambda: time.time() + REFRESH_TOKEN_LIFETIME)
+    # "spa": issued through a spa redirect URI, so redeemed only cross-origin, and its expiry (24 h
+    # from the sign-in) is carried over to every refresh token that redeeming it yields.
+    platform: str = "web"
     used: bool = False  # redeemed at least once (refused again only with single_use_refresh_tokens)
 
 
@@ -151,6 +156,8 @@ class EmulatorState:
         # the same one still gets tokens. This test-control setting makes a used refresh token
         # refused (AADSTS70043), to prove code that must survive strict rotation and to show races.
         self.single_use_refresh_tokens = False
+        # Entra's fixed 24 hours for a spa refresh token; a test may shorten it (control: /settings).
+        self.spa_refresh_token_lifetime = SPA_REFRESH_TOKEN_LIFETIME
         self.log: list[dict] = []
         self._seq = itertools.count(1)
         self.issued_by_uti: dict[str, dict] = {}
@@ -246,3 +253,4 @@ class EmulatorState:
             self.token_versions.clear()
             self.optional_claims.clear()
             self.single_use_refresh_tokens = False
+            self.spa_refresh_token_lifetime = SPA_REFRESH_TOKEN_LIFETIME

@@ -49,6 +49,8 @@ PERMISSION_SCOPE_PROPERTIES = {
 APP_ROLE_PROPERTIES = {"allowedMemberTypes", "description", "displayName", "id", "isEnabled", "value"}
 # https://learn.microsoft.com/graph/api/resources/webapplication?view=graph-rest-1.0
 WEB_APPLICATION_PROPERTIES = {"homePageUrl", "implicitGrantSettings", "logoutUrl", "redirectUris"}
+# https://learn.microsoft.com/graph/api/resources/spaapplication?view=graph-rest-1.0
+SPA_APPLICATION_PROPERTIES = {"redirectUris"}
 # https://learn.microsoft.com/graph/api/resources/implicitgrantsettings?view=graph-rest-1.0
 IMPLICIT_GRANT_PROPERTIES = {"enableIdTokenIssuance", "enableAccessTokenIssuance"}
 # https://learn.microsoft.com/graph/api/resources/requiredresourceaccess?view=graph-rest-1.0
@@ -115,6 +117,9 @@ def test_every_application_has_only_writable_graph_properties(doc):
             assert set(app["web"]) <= WEB_APPLICATION_PROPERTIES
             assert set(app["web"]["implicitGrantSettings"]) <= IMPLICIT_GRANT_PROPERTIES
             assert all(isinstance(u, str) for u in app["web"]["redirectUris"])
+        if "spa" in app:
+            assert set(app["spa"]) == SPA_APPLICATION_PROPERTIES
+            assert app["spa"]["redirectUris"] and all(isinstance(u, str) for u in app["spa"]["redirectUris"])
 
 
 def test_scopes_and_roles_are_complete_and_typed(doc):
@@ -160,7 +165,8 @@ def test_required_resource_access_names_ids_the_target_exposes(doc):
 
 def test_the_permission_model_is_designs(doc):
     apps = by_name(doc)
-    assert set(apps) == {"Orders API", "Orders web", "Orders daemon"}  # the emulated Graph is not exported
+    # the emulated Graph is not exported
+    assert set(apps) == {"Orders API", "Orders web", "Orders SPA", "Orders daemon"}
 
     api = apps["Orders API"]
     assert api["identifierUris"] == ["api://{api-app-id}"]
@@ -182,6 +188,11 @@ def test_the_permission_model_is_designs(doc):
     assert graph_entry["resourceAccess"] == [{"id": GRAPH_USER_READ_ID, "type": "Scope"}]
     assert {r["value"]: r["allowedMemberTypes"] for r in web["appRoles"]} == {"Orders.Admin": ["User"]}
 
+    spa = apps["Orders SPA"]
+    assert asked_for(doc, spa) == {("Orders API", "Scope"): {"Orders.Read", "Orders.Write"}}
+    # A public client on the spa platform only: no web platform, no credential, nothing it exposes.
+    assert "web" not in spa and "api" not in spa and "appRoles" not in spa
+
     daemon = apps["Orders daemon"]
     assert asked_for(doc, daemon) == {("Orders API", "Role"): {"Orders.Read.All"}}
     assert "web" not in daemon and "api" not in daemon
@@ -191,6 +202,24 @@ def test_resources_come_before_the_clients_that_reference_them(doc):
     names = [app["displayName"] for app in doc["applications"]]
     assert names.index("Orders API") < names.index("Orders web")
     assert names.index("Orders API") < names.index("Orders daemon")
+    assert names.index("Orders API") < names.index("Orders SPA")
+
+
+def test_the_single_page_client_is_exported_as_graphs_spa_redirect_uris():
+    doc = export_registrations(app_base_urls=[BASE, "http://localhost:5000"], spa_base_urls=["https://spa.contoso.example/"])
+    spa = by_name(doc)["Orders SPA"]
+    # Graph's spaApplication.redirectUris: the app's /spa/ on each app URL and on each further SPA origin.
+    assert spa["spa"] == {"redirectUris": [
+        f"{BASE}/spa/", "http://localhost:5000/spa/", "https://spa.contoso.example/spa/",
+    ]}
+    # No further origin given: only the app URLs' /spa/, and nothing is left unexpanded.
+    plain = by_name(export_registrations(app_base_urls=[BASE]))["Orders SPA"]
+    assert plain["spa"] == {"redirectUris": [f"{BASE}/spa/"]}
+    assert not any("{spa_base_url}" in s for s in strings(doc))
+    # The web app's URIs stay on the web platform: no URI is on both (Entra would pick one at random).
+    web = by_name(doc)["Orders web"]
+    assert not set(web["web"]["redirectUris"]) & set(spa["spa"]["redirectUris"])
+    assert "spa" not in web
 
 
 @pytest.mark.parametrize(
@@ -272,7 +301,8 @@ def test_every_placeholder_is_explained(doc):
     assert api_app_id["application"] == "Orders API"
     assert "PATCH" in api_app_id["fill"]  # identifierUris can only name the appId once Entra assigned it
     assert "applications[0].identifierUris[0]" in api_app_id["replaceIn"]
-    assert sum(p.endswith(".resourceAppId") for p in api_app_id["replaceIn"]) == 2
+    # the web app, the single-page client and the daemon name the API
+    assert sum(p.endswith(".resourceAppId") for p in api_app_id["replaceIn"]) == 3
 
 
 # -- stability -------------------------------------------------------------------------------
@@ -337,10 +367,19 @@ def test_the_command_writes_the_document_as_json(doc, tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(target.read_text(encoding="utf-8")) == doc
 
+    result = runner.invoke(export_registrations_command, ["--app-url", BASE, "--spa-url", "https://spa.contoso.example"])
+    assert result.exit_code == 0, result.output
+    spa = by_name(json.loads(result.stdout))["Orders SPA"]
+    assert spa["spa"]["redirectUris"] == [f"{BASE}/spa/", "https://spa.contoso.example/spa/"]
+
 
 @pytest.mark.parametrize(
     ("args", "complaint"),
-    [([], "--app-url"), (["--app-url", "http://orders.contoso.example"], "only for localhost")],
+    [
+        ([], "--app-url"),
+        (["--app-url", "http://orders.contoso.example"], "only for localhost"),
+        (["--app-url", BASE, "--spa-url", "http://spa.contoso.example"], "only for localhost"),
+    ],
 )
 def test_the_command_refuses_missing_or_bad_urls(args, complaint):
     result = CliRunner().invoke(export_registrations_command, args)
