@@ -1,0 +1,216 @@
+"""The single-page client in a real browser (issue #18): headless Chromium runs the committed
+bundle (the real @azure/msal-browser), which signs in against the emulator over HTTPS (its CA
+trusted in NSS, nothing ignored) and calls the Orders API with its own bearer tokens.
+
+Two layouts, the same journey: the SPA served by the API's own app (same origin), and the SPA
+served by a second app instance on another origin, calling the API cross-origin, which lets
+that origin in with ``API_CORS_ORIGINS``. Both app instances share one Redis, as in production.
+
+``docs/spa.png`` (README, "The single-page client") is the cross-origin journey's
+``order-placed-viewport.png``, optimised with ``pngquant --strip --quality 65-85`` then
+``optipng -o5``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from config import DEV_SPA_CLIENT_ID
+from tests.conftest import API_CLIENT_ID, ROOT
+
+from .test_journeys import JWT_SHAPE, MEGAN, pick_account
+
+SPA_CLIENT_ID = DEV_SPA_CLIENT_ID
+MSAL_VERSION = json.loads((ROOT / "spa" / "package-lock.json").read_text())["packages"][
+    "node_modules/@azure/msal-browser"]["version"]
+
+
+def _origin(url: str) -> str:
+    return "{0.scheme}://{0.netloc}".format(urlsplit(url))
+
+
+@dataclass
+class SpaLayout:
+    """Where the SPA is served and where the API it calls lives."""
+
+    spa_url: str
+    api_url: str
+    token_requests: list[dict] = field(default_factory=list)  # what the browser sent to the token endpoint
+    api_requests: list[dict] = field(default_factory=list)  # what the browser sent to /api/*
+
+    @property
+    def cross_origin(self) -> bool:
+        return _origin(self.spa_url) != _origin(self.api_url)
+
+
+@pytest.fixture(params=["cross-origin", "same-origin"])
+def layout(request, start_app) -> SpaLayout:
+    if request.param == "same-origin":
+        live = start_app()
+        return SpaLayout(spa_url=f"{live.url}/spa/", api_url=live.url)
+    # Reserve the SPA's port first, so the API can name its origin; then the SPA's app names the API.
+    from tests.conftest import LIVE_APP_URLS
+
+    api_url, spa_base = LIVE_APP_URLS[0], LIVE_APP_URLS[1]
+    start_app(API_CORS_ORIGINS=[spa_base])
+    start_app(SPA_API_BASE_URL=api_url)
+    return SpaLayout(spa_url=f"{spa_base}/spa/", api_url=api_url)
+
+
+def open_spa(new_window, layout: SpaLayout, emulator):
+    window = new_window(_origin(layout.spa_url))
+    window.app_origins.add(_origin(layout.api_url))
+
+    def record(req):
+        path = urlsplit(req.url).path
+        headers = req.all_headers()
+        if req.url.startswith(emulator.url) and path.endswith("/oauth2/v2.0/token") and req.method == "POST":
+            layout.token_requests.append({"origin": headers.get("origin"), "form": parse_qs(req.post_data or ""),
+                                          # MSAL.js names itself (x-client-SKU, x-client-VER) in
+                                          # parameters, not headers: a simple request, no preflight.
+                                          "query": parse_qs(urlsplit(req.url).query),
+                                          "content_type": headers.get("content-type")})
+        elif req.url.startswith(layout.api_url) and path.startswith("/api/"):
+            layout.api_requests.append({"method": req.method, "path": path, "origin": headers.get("origin"),
+                                        "authorization": headers.get("authorization", ""),
+                                        "cookie": headers.get("cookie")})
+
+    window.page.on("request", record)
+    return window
+
+
+def storage(page, kind: str) -> dict[str, str]:
+    return page.evaluate(f"() => Object.fromEntries(Object.entries(window.{kind}))")
+
+
+def cached_access_tokens(page) -> list[str]:
+    """The access tokens MSAL keeps in sessionStorage (its cache entries of type AccessToken)."""
+    tokens = []
+    for value in storage(page, "sessionStorage").values():
+        try:
+            entry = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("credentialType") == "AccessToken":
+            tokens.append(entry["secret"])
+    return tokens
+
+
+def claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def sign_in(window, layout: SpaLayout, emulator, *, screenshot_prefix: str = "") -> None:
+    page = window.page
+    page.goto(layout.spa_url)
+    page.get_by_role("button", name="Sign in with Microsoft").click()
+    page.wait_for_url(f"{emulator.url}/**")
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["client_id"] == [SPA_CLIENT_ID] and query["code_challenge_method"] == ["S256"]
+    assert query["redirect_uri"] == [layout.spa_url]
+    pick_account(window, emulator, MEGAN, screenshot=f"{screenshot_prefix}account-picker")
+    page.wait_for_url(layout.spa_url + "**")
+    expect(page.get_by_text("Signed in as Megan Bowen")).to_be_visible()
+
+
+def place_order_through_consent(window, layout: SpaLayout, emulator) -> None:
+    page = window.page
+    page.get_by_label("Item").fill("Printer paper")
+    page.get_by_label("Quantity").fill("3")
+    page.get_by_label("Note").fill("A4, recycled")
+    window.screenshot("order-form")
+    page.get_by_role("button", name="Place order").click()
+    # Orders.Write was not granted at sign-in: Entra asks for it now (incremental consent).
+    page.wait_for_url(f"{emulator.url}/**")
+    assert f"api://{API_CLIENT_ID}/Orders.Write" in parse_qs(urlsplit(page.url).query)["scope"][0]
+    consent = page.locator("section.consent")
+    expect(consent).to_contain_text("Create your orders")
+    pick_account(window, emulator, MEGAN, screenshot="consent")
+    page.wait_for_url(layout.spa_url + "**")
+    expect(page.get_by_role("status")).to_contain_text("Order placed: 3 × Printer paper")
+    expect(page.locator("#orders tbody tr")).to_have_count(1)
+    expect(page.locator("#orders")).to_contain_text("A4, recycled")
+
+
+# The silent try for Orders.Write before consent: Entra answers 400 (consent needed), and Chromium logs
+# every 4xx fetch on the console. MSAL turns it into the interactive request the journey expects.
+SILENT_TRY_REFUSED = r" from https://127\.0\.0\.1:\d+/organizations/oauth2/v2\.0/token\?.*status of 400"
+
+
+def assert_no_token_outside_session_storage(window, *, allow: tuple[str, ...] = ()) -> None:
+    page = window.page
+    tokens = cached_access_tokens(page)
+    assert tokens, "MSAL keeps the tokens in sessionStorage (so this check can fail)"
+    assert storage(page, "localStorage") == {}, "nothing in localStorage"
+    for cookie in window.context.cookies():
+        assert not JWT_SHAPE.search(cookie["value"]), cookie["name"]
+        assert not any(t[-24:] in cookie["value"] for t in tokens), cookie["name"]
+    problems = window.app_console_errors(allow=allow)
+    assert problems == [], "\n".join(problems)
+    assert not any(JWT_SHAPE.search(text) for *_, text in window.console), "no token in the console"
+
+
+# -- the journey ----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_sign_in_list_order_with_consent_and_sign_out(layout, new_window, emulator, redis_client):
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+
+    sign_in(window, layout, emulator)
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+    expect(page.locator("#profile")).to_contain_text("Marketing Manager")  # /api/me: on-behalf-of, downstream
+    window.screenshot("signed-in")
+
+    # The code was redeemed by the browser itself: cross-origin to the emulator, no secret, with PKCE,
+    # by the locked MSAL.js build.
+    [redemption] = [r for r in layout.token_requests if r["form"]["grant_type"] == ["authorization_code"]]
+    assert redemption["origin"] == _origin(layout.spa_url)
+    assert redemption["form"]["client_id"] == [SPA_CLIENT_ID] and "code_verifier" in redemption["form"]
+    assert "client_secret" not in redemption["form"] and "client_assertion" not in redemption["form"]
+    sent = {**redemption["query"], **redemption["form"]}
+    assert sent["x-client-SKU"] == ["msal.js.browser"]
+    assert sent["x-client-VER"] == [MSAL_VERSION], "the bundle's MSAL is the lockfile's"
+
+    # Its token is the SPA's own delegated token for the API, with Orders.Read only so far.
+    [token] = cached_access_tokens(page)
+    claims = claims_of(token)
+    assert claims["aud"] == API_CLIENT_ID and claims["azp"] == SPA_CLIENT_ID and claims["scp"] == "Orders.Read"
+
+    place_order_through_consent(window, layout, emulator)
+    window.screenshot("order-placed")
+    window.screenshot("order-placed-viewport", full_page=False)  # the source of docs/spa.png
+
+    calls = layout.api_requests
+    assert {(c["method"], c["path"]) for c in calls} >= {("GET", "/api/orders"), ("GET", "/api/me"),
+                                                          ("POST", "/api/orders")}
+    for call in calls:
+        assert call["authorization"].startswith("Bearer ") and call["cookie"] is None, "a bearer token, no cookie"
+        assert call["origin"] == (_origin(layout.spa_url) if layout.cross_origin else call["origin"])
+    if layout.cross_origin:
+        assert all(c["origin"] == _origin(layout.spa_url) for c in calls)
+    silent_tries = [r for r in layout.token_requests if r["form"]["grant_type"] == ["refresh_token"]
+                    and f"api://{API_CLIENT_ID}/Orders.Write" in r["form"]["scope"][0]]
+    assert len(silent_tries) == 1, "one silent try for Orders.Write, refused, before the consent round trip"
+    assert_no_token_outside_session_storage(window, allow=(SILENT_TRY_REFUSED,))
+    assert not any(key.startswith(b"session:") for key in redis_client.scan_iter()), \
+        "the SPA never made a server-side session"
+
+    # Sign out: MSAL clears the tab's tokens and sends the browser to Entra's logout, which sends it back.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{emulator.url}/**")
+    assert urlsplit(page.url).path.endswith("/oauth2/v2.0/logout")
+    assert parse_qs(urlsplit(page.url).query)["post_logout_redirect_uri"] == [layout.spa_url]
+    window.screenshot("signed-out-at-entra")
+    page.wait_for_url(layout.spa_url + "**", timeout=10_000)
+    expect(page.get_by_role("button", name="Sign in with Microsoft")).to_be_visible()
+    assert cached_access_tokens(page) == [], "no token is left in the tab"
+    window.screenshot("back-signed-out")
