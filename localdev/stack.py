@@ -16,17 +16,22 @@ from werkzeug.serving import make_server
 import config
 from entra_emulator import EmulatorServer
 from localdev.shared_redis import attach_or_start
+from localdev.spa_origin import spa_only
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./run", description=__doc__)
     parser.add_argument("--port", type=int, default=5000, help="the app's port (default 5000)")
     parser.add_argument("--emulator-port", type=int, default=5443)
+    parser.add_argument("--spa-port", type=int, default=5001,
+                        help="a second origin that serves only the single-page client (default 5001)")
     parser.add_argument("--check", action="store_true", help="start everything, print the banner, and exit")
     args = parser.parse_args(argv)
 
     app_url = f"http://localhost:{args.port}"
-    emulator = EmulatorServer(port=args.emulator_port, state_dir=config.EMULATOR_STATE, app_base_urls=[app_url]).start()
+    spa_origin = f"http://localhost:{args.spa_port}"
+    emulator = EmulatorServer(port=args.emulator_port, state_dir=config.EMULATOR_STATE, app_base_urls=[app_url],
+                              spa_base_urls=[spa_origin]).start()
     redis_server = None
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
@@ -45,29 +50,33 @@ def main(argv: list[str] | None = None) -> int:
             # App Service-style managed identity, served by the emulator.
             "IDENTITY_ENDPOINT": emulator.identity_endpoint,
             "IDENTITY_HEADER": emulator.emulator.identity_header,
+            # The SPA on its own origin calls the API on the app's, cross-origin (CORS for that origin only).
+            "SPA_API_BASE_URL": app_url,
+            "API_CORS_ORIGINS": os.environ.get("API_CORS_ORIGINS") or spa_origin,
         }
     )
     from app import create_app
 
-    server = None
+    servers = []
     serving = False
     try:
         app = create_app()
-        server = make_server("127.0.0.1", args.port, app, threaded=True)
-        print(banner(app_url, emulator, redis_url), flush=True)
+        servers.append(make_server("127.0.0.1", args.port, app, threaded=True))
+        servers.append(make_server("127.0.0.1", args.spa_port, spa_only(app), threaded=True))
+        print(banner(app_url, spa_origin, emulator, redis_url), flush=True)
         if args.check:
             return 0
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
+        for server in servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
         serving = True
         stop.wait()
         print("\nstopping…", flush=True)
         return 0
     finally:
-        if server is not None:
+        for server in servers:
             if serving:
                 server.shutdown()  # waits for serve_forever, so only when it runs
             server.server_close()
@@ -76,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:
             redis_server.stop()
 
 
-def banner(app_url: str, emulator: EmulatorServer, redis_url: str) -> str:
+def banner(app_url: str, spa_origin: str, emulator: EmulatorServer, redis_url: str) -> str:
     users = [u for u in emulator.emulator.manifest.users if u.listed]
     lines = [
         "",
         f"  Orders app         {app_url}   <- open this and sign in",
+        f"  Single-page client {spa_origin}/spa/   (MSAL.js; calls the API at {app_url} cross-origin;"
+        f" same-origin at {app_url}/spa/)",
         f"  Entra emulator     {emulator.url}   (CA: {emulator.ca_path})",
         f"  Redis              {redis_url}",
         "",
