@@ -231,15 +231,20 @@ async function token(scopes, interactive, options = {}) {
   }
 }
 
-/** Call the API; a claims challenge becomes an interactive request with those claims. */
-async function callApi(method, path, scopes, { body, pendingOrder } = {}) {
+/**
+ * Call the API; a claims challenge becomes an interactive request with those claims. When no token
+ * can be had silently, placing an order goes to Entra at once (the user asked for it: consent is the
+ * expected next step); a read says so in plain words and offers to sign in again.
+ */
+async function callApi(method, path, scopes, { body, pendingOrder, interactiveWhenNeeded = false } = {}) {
   const interactive = async (extra = {}) => {
     keepPendingOrder(pendingOrder);
     await msal.acquireTokenRedirect({ scopes, account, ...extra });
   };
   let retried = false;
   for (;;) {
-    const accessToken = await token(scopes, interactive, retried ? { forceRefresh: true } : {});
+    const accessToken = await token(scopes, interactiveWhenNeeded ? interactive : null,
+      retried ? { forceRefresh: true } : {});
     let response;
     try {
       response = await fetch(`${config.apiBase}${path}`, {
@@ -317,7 +322,7 @@ async function loadProfile() {
 async function placeOrder(order) {
   // Orders.Write was not asked for at sign-in: the first order asks for it (incremental consent).
   const response = await guarded(() => callApi("POST", "/api/orders", [config.write], { body: order,
-    pendingOrder: order }));
+    pendingOrder: order, interactiveWhenNeeded: true }));
   if (!response) return;
   if (response.status === 201) {
     const placed = await response.json();

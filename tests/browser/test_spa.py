@@ -214,3 +214,155 @@ def test_sign_in_list_order_with_consent_and_sign_out(layout, new_window, emulat
     expect(page.get_by_role("button", name="Sign in with Microsoft")).to_be_visible()
     assert cached_access_tokens(page) == [], "no token is left in the tab"
     window.screenshot("back-signed-out")
+
+
+# -- the rest of the journey, cross-origin (the harder layout) -------------------------------------
+
+@pytest.fixture
+def cross_origin(start_app) -> SpaLayout:
+    from tests.conftest import LIVE_APP_URLS
+
+    api_url, spa_base = LIVE_APP_URLS[0], LIVE_APP_URLS[1]
+    start_app(API_CORS_ORIGINS=[spa_base])
+    start_app(SPA_API_BASE_URL=api_url)
+    return SpaLayout(spa_url=f"{spa_base}/spa/", api_url=api_url)
+
+
+def refresh_orders(page) -> None:
+    """Click "Refresh orders" and wait for the API's answer to the list it asks for."""
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/api/orders" and r.request.method == "GET"):
+        page.get_by_role("button", name="Refresh orders").click()
+
+
+def grants(layout: SpaLayout, grant_type: str) -> list[dict]:
+    return [r for r in layout.token_requests if r["form"]["grant_type"] == [grant_type]]
+
+
+def test_a_claims_challenge_from_the_api_becomes_an_interactive_request_with_those_claims(
+        cross_origin, new_window, emulator, control):
+    layout = cross_origin
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+    sign_in(window, layout, emulator)
+    expect(page.locator("#profile")).to_contain_text("Marketing Manager")
+
+    # Continuous access evaluation: her sessions and refresh tokens are revoked; the downstream refuses
+    # the API's on-behalf-of token with a claims challenge, which the API passes on in WWW-Authenticate.
+    control.revoke(MEGAN)
+    challenged = []
+    page.on("response", lambda r: challenged.append(r.headers.get("www-authenticate", ""))
+            if r.url.endswith("/api/me") and r.status == 401 else None)
+    page.reload()
+    page.wait_for_url(f"{emulator.url}/**")
+    query = parse_qs(urlsplit(page.url).query)
+    [challenge] = challenged
+    sent = re.search(r'claims="([^"]+)"', challenge).group(1)
+    # MSAL merges its own ID-token claims requests in; the access token's are the challenge's, as sent.
+    assert json.loads(query["claims"][0])["access_token"] == json.loads(base64.b64decode(sent))["access_token"], \
+        "the sign-in carries the claims the API's challenge named"
+    pick_account(window, emulator, MEGAN, screenshot="claims-challenge")
+    page.wait_for_url(layout.spa_url + "**")
+    expect(page.locator("#profile")).to_contain_text("Marketing Manager")
+    expect(page.get_by_role("alert")).to_be_hidden()
+    window.screenshot("profile-after-challenge")
+    authorizations = [e for e in control.requests() if e["endpoint"] == "authorize"
+                      and e["path"].endswith("/oauth2/v2.0/authorize")
+                      and "access_token" in json.loads(e.get("claims") or "{}")]
+    assert len(authorizations) == 1, "one trip through sign-in, no loop"
+
+
+def test_silent_renewal_after_the_access_token_expires(cross_origin, new_window, emulator, control):
+    layout = cross_origin
+    control.settings(access_token_lifetime=600)  # ten minutes, so the browser's clock can pass it
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+    page.clock.install()  # the page's clock, moved on below; time flows as usual until then
+    sign_in(window, layout, emulator)
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+    [first] = cached_access_tokens(page)
+    refresh_orders(page)
+    assert grants(layout, "refresh_token") == [], "a valid token is used from the cache"
+
+    page.clock.fast_forward("11:00")  # past the access token's expiry
+    refresh_orders(page)
+    [renewal] = grants(layout, "refresh_token")
+    assert renewal["origin"] == _origin(layout.spa_url) and "client_secret" not in renewal["form"]
+    [second] = cached_access_tokens(page)
+    assert second != first and claims_of(second)["iat"] >= claims_of(first)["iat"]
+    last_orders_call = [c for c in layout.api_requests if c["path"] == "/api/orders"][-1]
+    assert last_orders_call["authorization"] == f"Bearer {second}", "the renewed token went to the API"
+    expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def test_an_expired_refresh_token_and_no_session_at_entra_lead_to_interactive_sign_in(
+        cross_origin, new_window, emulator, control):
+    layout = cross_origin
+    control.settings(access_token_lifetime=600)
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+    page.clock.install()
+    sign_in(window, layout, emulator)
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+
+    # A day later: the SPA's refresh token (a fixed 24 hours) has expired, and so has her session at Entra.
+    control._post("/refresh-tokens/age", {"seconds": 86400, "client_id": SPA_CLIENT_ID, "end_sessions": True})
+    page.clock.fast_forward("24:01:00")
+    page.get_by_role("button", name="Refresh orders").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Your sign-in has expired and could not be renewed. Sign in again to continue.")
+    window.screenshot("sign-in-expired")
+    [renewal] = grants(layout, "refresh_token")
+    assert renewal["origin"] == _origin(layout.spa_url)
+    # MSAL then tried a hidden iframe (prompt=none): Entra had no session for her, so login_required.
+    silent = [e for e in control.requests() if e["endpoint"] == "authorize" and e.get("prompt") == "none"]
+    assert [e.get("error", {}).get("error") for e in silent] == ["login_required"], silent
+
+    alert.get_by_role("button", name="Sign in again").click()
+    page.wait_for_url(f"{emulator.url}/**")
+    pick_account(window, emulator, MEGAN, screenshot="signing-in-again")
+    page.wait_for_url(layout.spa_url + "**")
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+    expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def test_sign_in_in_a_pop_up_window(cross_origin, new_window, emulator):
+    layout = cross_origin
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+    page.goto(layout.spa_url)
+    with page.expect_popup() as opened:
+        page.get_by_role("button", name="Sign in in a pop-up window").click()
+    popup = opened.value
+    popup.wait_for_url(f"{emulator.url}/**")
+    expect(popup).to_have_title(re.compile(r"^Pick an account"))
+    popup.get_by_role("button", name=re.compile(re.escape(MEGAN))).click()
+    expect(page.get_by_text("Signed in as Megan Bowen")).to_be_visible()
+    assert page.url == layout.spa_url, "the page itself never left"
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+
+
+def test_a_foreign_origin_gets_no_cors_grant_in_the_browser(cross_origin, new_window, emulator):
+    """The same call with the same valid token: from the SPA's origin the browser lets the script read the
+    answer; from any other origin the API grants nothing and the browser refuses the script the answer."""
+    layout = cross_origin
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+    sign_in(window, layout, emulator)
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+    [token] = cached_access_tokens(page)
+    call = """async ([url, token]) => {
+        try {
+            const r = await fetch(url, {headers: {Authorization: `Bearer ${token}`}});
+            return `read ${r.status}`;
+        } catch (e) { return `refused: ${e.name}`; }
+    }"""
+    url = f"{layout.api_url}/api/orders"
+    assert page.evaluate(call, [url, token]) == "read 200"
+
+    # A page on another origin (served by the test itself, no CSP of ours in the way).
+    foreign = window.context.new_page()
+    foreign.route("https://foreign.example/**", lambda route: route.fulfill(
+        status=200, content_type="text/html", body="<!doctype html><title>Another site</title>"))
+    foreign.goto("https://foreign.example/")
+    assert foreign.evaluate(call, [url, token]) == "refused: TypeError"
+    foreign.close()
