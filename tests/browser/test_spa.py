@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Error as PlaywrightError, expect
 
 from config import DEV_SPA_CLIENT_ID
-from tests.conftest import API_CLIENT_ID, ROOT
+from tests.conftest import API_CLIENT_ID, LIVE_APP_URLS, ROOT
+
+from tests.web.conftest import LiveApp
 
 from .test_journeys import JWT_SHAPE, MEGAN, pick_account
 
@@ -44,6 +46,7 @@ class SpaLayout:
     api_url: str
     token_requests: list[dict] = field(default_factory=list)  # what the browser sent to the token endpoint
     api_requests: list[dict] = field(default_factory=list)  # what the browser sent to /api/*
+    api_app: object = None  # the API's LiveApp, when the test needs to stop it
 
     @property
     def cross_origin(self) -> bool:
@@ -55,13 +58,15 @@ def layout(request, start_app) -> SpaLayout:
     if request.param == "same-origin":
         live = start_app()
         return SpaLayout(spa_url=f"{live.url}/spa/", api_url=live.url)
-    # Reserve the SPA's port first, so the API can name its origin; then the SPA's app names the API.
-    from tests.conftest import LIVE_APP_URLS
+    return serve_cross_origin(start_app)
 
-    api_url, spa_base = LIVE_APP_URLS[0], LIVE_APP_URLS[1]
-    start_app(API_CORS_ORIGINS=[spa_base])
+
+def serve_cross_origin(start_app) -> SpaLayout:
+    """The API on the first app instance, letting in the second's origin; the SPA on the second."""
+    api_url, spa_base = LIVE_APP_URLS[0], LIVE_APP_URLS[1]  # start_app takes these ports in order
+    api_app = start_app(API_CORS_ORIGINS=[spa_base])
     start_app(SPA_API_BASE_URL=api_url)
-    return SpaLayout(spa_url=f"{spa_base}/spa/", api_url=api_url)
+    return SpaLayout(spa_url=f"{spa_base}/spa/", api_url=api_url, api_app=api_app)
 
 
 def open_spa(new_window, layout: SpaLayout, emulator):
@@ -70,7 +75,10 @@ def open_spa(new_window, layout: SpaLayout, emulator):
 
     def record(req):
         path = urlsplit(req.url).path
-        headers = req.all_headers()
+        try:
+            headers = req.all_headers()
+        except PlaywrightError:  # the window closed meanwhile (the test's end)
+            return
         if req.url.startswith(emulator.url) and path.endswith("/oauth2/v2.0/token") and req.method == "POST":
             layout.token_requests.append({"origin": headers.get("origin"), "form": parse_qs(req.post_data or ""),
                                           # MSAL.js names itself (x-client-SKU, x-client-VER) in
@@ -220,12 +228,7 @@ def test_sign_in_list_order_with_consent_and_sign_out(layout, new_window, emulat
 
 @pytest.fixture
 def cross_origin(start_app) -> SpaLayout:
-    from tests.conftest import LIVE_APP_URLS
-
-    api_url, spa_base = LIVE_APP_URLS[0], LIVE_APP_URLS[1]
-    start_app(API_CORS_ORIGINS=[spa_base])
-    start_app(SPA_API_BASE_URL=api_url)
-    return SpaLayout(spa_url=f"{spa_base}/spa/", api_url=api_url)
+    return serve_cross_origin(start_app)
 
 
 def refresh_orders(page) -> None:
@@ -366,3 +369,59 @@ def test_a_foreign_origin_gets_no_cors_grant_in_the_browser(cross_origin, new_wi
     foreign.goto("https://foreign.example/")
     assert foreign.evaluate(call, [url, token]) == "refused: TypeError"
     foreign.close()
+
+
+# -- what the user reads when something goes wrong ---------------------------------------------------
+
+def test_declining_the_consent_for_an_order_says_nothing_was_ordered(cross_origin, new_window, emulator):
+    layout = cross_origin
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+    sign_in(window, layout, emulator)
+    page.get_by_label("Item").fill("Printer paper")
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(f"{emulator.url}/**")
+    expect(page.locator("section.consent")).to_contain_text("Create your orders")
+    page.get_by_role("button", name="Cancel").click()
+    page.wait_for_url(layout.spa_url + "**")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "You did not allow Contoso Orders to place orders for you, so nothing was ordered.")
+    expect(page.get_by_text("Signed in as Megan Bowen")).to_be_visible()  # still signed in, for reading
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+    window.screenshot("consent-declined")
+    assert not [c for c in layout.api_requests if c["method"] == "POST"], "no order was sent"
+
+
+def test_cancelling_sign_in_says_so(cross_origin, new_window, emulator):
+    layout = cross_origin
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+    page.goto(layout.spa_url)
+    page.get_by_role("button", name="Sign in with Microsoft").click()
+    page.wait_for_url(f"{emulator.url}/**")
+    page.get_by_role("button", name="Cancel").click()
+    page.wait_for_url(layout.spa_url + "**")
+    expect(page.get_by_role("alert")).to_contain_text("Sign-in was cancelled. You are not signed in")
+    expect(page.get_by_role("button", name="Sign in with Microsoft")).to_be_visible()
+
+
+def test_the_api_being_down_reads_as_such_and_recovers(cross_origin, new_window, emulator):
+    layout = cross_origin
+    window = open_spa(new_window, layout, emulator)
+    page = window.page
+    sign_in(window, layout, emulator)
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+
+    layout.api_app.stop()  # the API's server is gone: the browser's fetch fails outright
+    page.get_by_role("button", name="Refresh orders").click()
+    expect(page.get_by_role("alert")).to_contain_text("The Orders service cannot be reached right now.")
+    window.screenshot("api-down")
+
+    # It comes back on the same address: the next try works, and the message goes.
+    back = LiveApp(layout.api_app.app, layout.api_app.port,
+                   str(emulator.emulator.ca.server_certificate(["127.0.0.1", "localhost", "::1"])))
+    try:
+        refresh_orders(page)
+        expect(page.get_by_role("alert")).to_be_hidden()
+    finally:
+        back.stop()
