@@ -28,6 +28,8 @@ def describe(server: EmulatorServer) -> str:
         f"    + {sum(not u.listed for u in m.users)} load-test users (loaduserNN@...)",
         "  registrations:",
         *(f"    {r.display_name:<28} client id {r.client_id}" for r in m.registrations),
+        *(f"    {r.display_name} (single-page, spa redirect URIs): {', '.join(r.spa_redirect_uris)}"
+          for r in m.registrations if r.spa_redirect_uris),
     ]
     return "\n".join(lines)
 

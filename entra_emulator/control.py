@@ -60,6 +60,7 @@ def info():
                     "identifier_uris": r.identifier_uris,
                     "access_token_version": emu.issuer.token_version(r),
                     "redirect_uris": r.redirect_uris,
+                    "spa_redirect_uris": r.spa_redirect_uris,
                     "certificates": {n: str(emu.certificates[n].path) for n in r.certificate_names()},
                 }
                 for r in m.registrations

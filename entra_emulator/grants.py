@@ -16,7 +16,7 @@ from .core import Emulator
 from .manifest import Registration, User
 from .pki import b64url
 from .protocol import OAuthError, ScopeRequest, parse_scopes, parse_scopes_by_resource
-from .state import RefreshGrant
+from .state import CodeGrant, RefreshGrant
 from .tokens import client_capabilities
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -41,9 +41,13 @@ def handle_token_request(
     # A code or refresh token of a spa redirect URI is the browser's: redeemed cross-origin and with
     # no credential; one of a web redirect URI never cross-origin. Checked before client authentication,
     # as Entra answers AADSTS9002326/9002327 to requests that carry no credential at all.
-    platform = _presented_platform(emu, grant_type, form)
-    if platform is not None:
-        spa.check_redemption(platform, origin)
+    spa.check_no_credential_from_a_browser(form, authorization, origin)
+    presented = _presented_grant(emu, grant_type, form)
+    platform = presented.platform if presented is not None else None
+    if presented is not None:
+        # A spa code issued without code_challenge is refused first, with or without Origin (AADSTS9002325).
+        spa.check_redemption(presented.platform, origin,
+                             pkce_missing=isinstance(presented, CodeGrant) and not presented.code_challenge)
     client = authenticate(
         emu.manifest,
         emu.issuer,
@@ -58,9 +62,9 @@ def handle_token_request(
     return handler(emu, segment, form, client)
 
 
-def _presented_platform(emu: Emulator, grant_type: str, form: dict[str, str]) -> str | None:
-    """The redirect platform of the code or refresh token presented (``None``: unknown, or another
-    client's, left for the grant to refuse)."""
+def _presented_grant(emu: Emulator, grant_type: str, form: dict[str, str]) -> CodeGrant | RefreshGrant | None:
+    """The code or refresh token presented, unspent (``None``: unknown, or another client's, left for
+    the grant to refuse)."""
     with emu.state.lock:
         if grant_type == "authorization_code":
             grant = emu.state.codes.get(form.get("code", ""))
@@ -70,7 +74,7 @@ def _presented_platform(emu: Emulator, grant_type: str, form: dict[str, str]) ->
             return None
     if grant is None or grant.client_id != form.get("client_id"):
         return None
-    return grant.platform
+    return grant
 
 
 def _is_spa_client(emu: Emulator, form: dict[str, str]) -> bool:

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from . import spa
 from .core import Emulator
 from .cors import add_cors_headers
+from .framing import deny_framing
 from .grants import handle_token_request
 from .protocol import OAuthError, parse_scopes_by_resource
 from .state import ENDPOINTS, TOKEN_FAULTS, CodeGrant, EndpointFault, PendingAuthorization, SignInSession, TokenFault
@@ -61,6 +62,9 @@ def create_emulator_app(emu: Emulator) -> Flask:
         response.headers["x-ms-request-id"] = g.request_id
         add_cors_headers(response.headers, endpoint=g.get("endpoint_name"), method=request.method,
                          origin=request.headers.get("Origin"))
+        if g.get("endpoint_name") == "authorize" and response.mimetype == "text/html" \
+                and not g.get("authorization_answer"):
+            deny_framing(response.headers)  # the account picker and error pages: never in a frame
         if request.headers.get(CLIENT_REQUEST_ID) and g.client_request_id:
             # Echoed when sent as a header (MSAL Python and MSAL.NET do; MSAL.NET compares it). A
             # recorded Entra answer to MSAL Node, which sends it as a parameter, carries no echo.
@@ -357,6 +361,7 @@ def _respond(params: dict[str, str], values: dict[str, str]):
     """Send the authorization response back the way the client asked (query or form_post)."""
     redirect_uri = params["redirect_uri"]
     mode = params.get("response_mode") or "query"
+    g.authorization_answer = True  # no user interface: a hidden frame may receive it
     if mode == "form_post":
         return render_template("form_post.html", action=redirect_uri, fields=values)
     separator = "#" if mode == "fragment" else ("&" if "?" in redirect_uri else "?")
@@ -407,8 +412,6 @@ def _authorize(emu: Emulator, segment: str, params: dict[str, str]):
         challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
         if challenge and method != "S256":
             raise OAuthError("invalid_request", 501491, "code_challenge_method must be S256.")
-        if platform == spa.SPA and not challenge:
-            raise spa.pkce_required()
         if client.require_pkce and not challenge:
             raise OAuthError(
                 "invalid_request", 9002325, "Proof Key for Code Exchange (S256) is required for this application."

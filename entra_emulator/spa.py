@@ -19,26 +19,39 @@ from .state import SPA_REFRESH_TOKEN_LIFETIME
 WEB, SPA = "web", "spa"
 
 
-def pkce_required() -> OAuthError:
-    """/authorize for a ``spa`` redirect URI without ``code_challenge`` (AADSTS9002325)."""
+def check_no_credential_from_a_browser(form: dict[str, str], authorization: str | None, origin: str | None) -> None:
+    """A client credential sent cross-origin is refused, whatever the grant: "the Microsoft identity
+    platform also prevents the use of client credentials in all flows in the presence of an Origin
+    header, to ensure that secrets aren't used from within the browser" (auth code flow, Redirect URIs
+    for SPAs). Microsoft names no code for it: the emulator answers the cross-origin refusal, 9002326."""
+    presented = form.get("client_secret") or form.get("client_assertion") or (authorization or "").lower().startswith("basic ")
+    if origin and presented:
+        raise _cross_origin_refused(origin)
+
+
+def _cross_origin_refused(origin: str) -> OAuthError:
     return OAuthError(
-        "invalid_request", 9002325, "Proof Key for Code Exchange is required for cross-origin authorization code redemption."
+        "invalid_request",
+        9002326,
+        "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. "
+        f"Request origin: '{origin}'.",
     )
 
 
-def check_redemption(platform: str, origin: str | None) -> None:
+def check_redemption(platform: str, origin: str | None, *, pkce_missing: bool = False) -> None:
     """Refuse a code or refresh token redeemed the wrong way for its platform, as Entra does.
 
     ``origin`` is the request's ``Origin`` header (a browser's cross-origin request carries it;
-    a server's call does not).
+    a server's call does not); ``pkce_missing``: a code whose authorization request had no
+    ``code_challenge``. Entra issues such a code for a ``spa`` redirect URI and refuses it here.
     """
-    if platform == WEB and origin:
+    if platform == SPA and pkce_missing:
         raise OAuthError(
-            "invalid_request",
-            9002326,
-            "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. "
-            f"Request origin: '{origin}'.",
+            "invalid_request", 9002325,
+            "Proof Key for Code Exchange is required for cross-origin authorization code redemption.",
         )
+    if platform == WEB and origin:
+        raise _cross_origin_refused(origin)
     if platform == SPA and not origin:
         raise OAuthError(
             "invalid_request",

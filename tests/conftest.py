@@ -142,6 +142,11 @@ class Control:
         """Set the access-token optional claims a registration requests (e.g. ["idtyp"]) until the next reset."""
         return self._post(f"/registrations/{registration}", {"optional_claims": claims})
 
+    def age_refresh_tokens(self, seconds: float, **kwargs) -> dict:
+        """Make refresh tokens look issued ``seconds`` earlier (``client_id``/``user`` narrow it;
+        ``end_sessions=True`` also ends those users' emulator sessions): a SPA's expire after 24 h."""
+        return self._post("/refresh-tokens/age", {"seconds": seconds, **kwargs})
+
     def set_roles(self, user: str, roles: list[str]) -> dict:
         resp = self.http.put(f"{self.base}/users/{user}/roles", json={"roles": roles})
         assert resp.status_code == 200, resp.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import API_CLIENT_ID, HOME_TENANT_ID, LIVE_APP_URLS
+from tests.conftest import API_CLIENT_ID, DAEMON_CLIENT_ID, HOME_TENANT_ID, LIVE_APP_URLS, SECRETS
 
 from .helpers import assert_entra_error, unverified
 from .spa_client import (
@@ -28,9 +28,9 @@ def test_the_spa_registration_has_spa_redirect_uris_on_every_app_url(emulator, h
     info = http.get(f"{emulator.url}/_emulator/info").json()
     spa = next(r for r in info["registrations"] if r["client_id"] == SPA_CLIENT_ID)
     assert spa["key"] == "orders-spa"
-    registration = emulator.emulator.manifest.registration("orders-spa")
-    assert registration.spa_redirect_uris == [SPA_REDIRECT_URI, *(f"{url}/spa/" for url in LIVE_APP_URLS)]
-    assert registration.redirect_uris == [] and registration.secrets() == [] and registration.certificate_names() == []
+    assert spa["spa_redirect_uris"] == [SPA_REDIRECT_URI, *(f"{url}/spa/" for url in LIVE_APP_URLS)]
+    assert spa["redirect_uris"] == [] and spa["certificates"] == {}  # no web platform, no credential
+    assert emulator.emulator.manifest.registration("orders-spa").secrets() == []
 
 
 def test_a_browser_signs_in_with_pkce_and_no_secret(emulator, http, browser):
@@ -52,21 +52,18 @@ def test_a_browser_signs_in_with_pkce_and_no_secret(emulator, http, browser):
     assert "Access-Control-Allow-Credentials" not in resp.headers
 
 
-def test_a_spa_redirect_uri_without_pkce_is_refused_at_authorize(emulator, browser):
-    auth = authorize_url(emulator, pkce=False)
-    resp = browser.get(auth.url, allow_redirects=False)
-    # The redirect URI is trusted, so the error goes back to it (in the fragment the SPA asked for).
-    assert resp.status_code == 302
-    location = resp.headers["Location"]
-    assert location.startswith(SPA_REDIRECT_URI + "#")
-    from urllib.parse import parse_qs, urlsplit
-
-    answer = {k: v[0] for k, v in parse_qs(urlsplit(location).fragment).items()}
-    assert answer["error"] == "invalid_request"
-    assert answer["error_description"].startswith(
-        "AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption."
-    )
-    assert answer["state"] == auth.state
+def test_a_spa_code_issued_without_pkce_cannot_be_redeemed(emulator, http, browser):
+    """Entra issues the code, then refuses to redeem it (AADSTS9002325), from a browser or a server."""
+    auth, answer = sign_in(emulator, browser, MEGAN, pkce=False)
+    assert "code" in answer, answer
+    for origin in (SPA_ORIGIN, None):
+        resp = redeem_code(emulator, http, auth, answer["code"], origin=origin)
+        assert resp.status_code == 400
+        body = resp.json()
+        assert_entra_error(body, "invalid_request", 9002325)
+        assert body["error_description"].startswith(
+            "AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption."
+        )
 
 
 def test_a_code_redeemed_without_the_verifier_is_refused_and_the_browser_can_read_why(emulator, http, browser):
@@ -78,13 +75,23 @@ def test_a_code_redeemed_without_the_verifier_is_refused_and_the_browser_can_rea
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_the_spa_cannot_use_a_secret_it_does_not_have(emulator, http, browser):
+def test_no_client_credential_is_taken_from_a_browser(emulator, http, browser):
+    """"The Microsoft identity platform also prevents the use of client credentials in all flows in the
+    presence of an Origin header": a secret sent cross-origin is refused, even a right one."""
     auth, answer = sign_in(emulator, browser, MEGAN)
     form = {"client_id": SPA_CLIENT_ID, "redirect_uri": SPA_REDIRECT_URI, "scope": LOGIN_SCOPES, "code": answer["code"],
             "code_verifier": auth.verifier, "grant_type": "authorization_code", "client_secret": "guessed"}
     resp = token_request(emulator, http, form)
-    assert resp.status_code == 401
-    assert_entra_error(resp.json(), "invalid_client", 7000215)
+    assert resp.status_code == 400
+    assert_entra_error(resp.json(), "invalid_request", 9002326)
+    daemon = {"client_id": DAEMON_CLIENT_ID, "client_secret": SECRETS[DAEMON_CLIENT_ID],
+              "scope": f"api://{API_CLIENT_ID}/.default", "grant_type": "client_credentials"}
+    resp = token_request(emulator, http, daemon)
+    assert resp.status_code == 400
+    assert_entra_error(resp.json(), "invalid_request", 9002326)
+    assert token_request(emulator, http, daemon, origin=None).status_code == 200  # from a server: fine
+    # The browser's own redemption, without the secret, is untouched.
+    assert redeem_code(emulator, http, auth, answer["code"]).status_code == 200
 
 
 # -- CORS ------------------------------------------------------------------------------------
