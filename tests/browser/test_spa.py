@@ -308,7 +308,7 @@ def test_an_expired_refresh_token_and_no_session_at_entra_lead_to_interactive_si
     expect(page.get_by_text("No orders yet.")).to_be_visible()
 
     # A day later: the SPA's refresh token (a fixed 24 hours) has expired, and so has her session at Entra.
-    control._post("/refresh-tokens/age", {"seconds": 86400, "client_id": SPA_CLIENT_ID, "end_sessions": True})
+    control.age_refresh_tokens(86400, client_id=SPA_CLIENT_ID, end_sessions=True)
     page.clock.fast_forward("24:01:00")
     page.get_by_role("button", name="Refresh orders").click()
     alert = page.get_by_role("alert")
