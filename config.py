@@ -520,7 +520,7 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
         report.append(_sign_in_rate_limit_item(settings.get("SIGNIN_RATE_LIMIT")))
     if "api" in blueprints:
         report.append(_cors_origins_item(settings.get("API_CORS_ORIGINS") or [], production))
-    for name in ("API_BASE_URL", "DOWNSTREAM_API_BASE_URL"):
+    for name in ("API_BASE_URL", "DOWNSTREAM_API_BASE_URL", "SPA_API_BASE_URL"):
         url = settings.get(name)
         if url and not str(url).startswith("https://") and not _is_local_url(str(url)):
             production_rule(name, f"{name} must be https:// (bearer tokens would cross the network in clear text)", "")
