@@ -14,15 +14,19 @@ that origin in with ``API_CORS_ORIGINS``. Both app instances share one Redis, as
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError, expect
+from werkzeug.serving import make_server
 
 from config import DEV_SPA_CLIENT_ID
+from localdev.embedded_redis import free_port
 from tests.conftest import API_CLIENT_ID, LIVE_APP_URLS, ROOT
 
 from tests.web.conftest import LiveApp
@@ -237,6 +241,23 @@ def refresh_orders(page) -> None:
         page.get_by_role("button", name="Refresh orders").click()
 
 
+@contextlib.contextmanager
+def foreign_page_server():
+    """A plain page served on loopback from another origin than the SPA's and the API's; yields its origin."""
+    def page(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [b"<!doctype html><title>Another site</title><p>Not the Orders SPA."]
+
+    server = make_server("127.0.0.1", free_port(), page, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def grants(layout: SpaLayout, grant_type: str) -> list[dict]:
     return [r for r in layout.token_requests if r["form"]["grant_type"] == [grant_type]]
 
@@ -362,13 +383,13 @@ def test_a_foreign_origin_gets_no_cors_grant_in_the_browser(cross_origin, new_wi
     url = f"{layout.api_url}/api/orders"
     assert page.evaluate(call, [url, token]) == "read 200"
 
-    # A page on another origin (served by the test itself, no CSP of ours in the way).
-    foreign = window.context.new_page()
-    foreign.route("https://foreign.example/**", lambda route: route.fulfill(
-        status=200, content_type="text/html", body="<!doctype html><title>Another site</title>"))
-    foreign.goto("https://foreign.example/")
-    assert foreign.evaluate(call, [url, token]) == "refused: TypeError"
-    foreign.close()
+    # A page of another origin on this machine, with no CSP of ours in its way: a server of the test's own on
+    # loopback (Chromium refuses a public page's calls to loopback outright; here only CORS decides).
+    with foreign_page_server() as foreign_origin:
+        foreign = window.context.new_page()
+        foreign.goto(f"{foreign_origin}/")
+        assert foreign.evaluate(call, [url, token]) == "refused: TypeError"
+        foreign.close()
 
 
 # -- what the user reads when something goes wrong ---------------------------------------------------
