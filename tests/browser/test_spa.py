@@ -228,7 +228,7 @@ def test_sign_in_list_order_with_consent_and_sign_out(layout, new_window, emulat
     window.screenshot("back-signed-out")
 
 
-# -- the rest of the journey, cross-origin (the harder layout) -------------------------------------
+# -- the rest of the journey, both layouts ----------------------------------------------------------
 
 @pytest.fixture
 def cross_origin(start_app) -> SpaLayout:
@@ -263,8 +263,7 @@ def grants(layout: SpaLayout, grant_type: str) -> list[dict]:
 
 
 def test_a_claims_challenge_from_the_api_becomes_an_interactive_request_with_those_claims(
-        cross_origin, new_window, emulator, control):
-    layout = cross_origin
+        layout, new_window, emulator, control):
     window = open_spa(new_window, layout, emulator)
     page = window.page
     sign_in(window, layout, emulator)
@@ -295,8 +294,7 @@ def test_a_claims_challenge_from_the_api_becomes_an_interactive_request_with_tho
     assert len(authorizations) == 1, "one trip through sign-in, no loop"
 
 
-def test_silent_renewal_after_the_access_token_expires(cross_origin, new_window, emulator, control):
-    layout = cross_origin
+def test_silent_renewal_after_the_access_token_expires(layout, new_window, emulator, control):
     control.settings(access_token_lifetime=600)  # ten minutes, so the browser's clock can pass it
     window = open_spa(new_window, layout, emulator)
     page = window.page
@@ -319,8 +317,7 @@ def test_silent_renewal_after_the_access_token_expires(cross_origin, new_window,
 
 
 def test_an_expired_refresh_token_and_no_session_at_entra_lead_to_interactive_sign_in(
-        cross_origin, new_window, emulator, control):
-    layout = cross_origin
+        layout, new_window, emulator, control):
     control.settings(access_token_lifetime=600)
     window = open_spa(new_window, layout, emulator)
     page = window.page
@@ -349,8 +346,7 @@ def test_an_expired_refresh_token_and_no_session_at_entra_lead_to_interactive_si
     expect(page.get_by_role("alert")).to_be_hidden()
 
 
-def test_sign_in_in_a_pop_up_window(cross_origin, new_window, emulator):
-    layout = cross_origin
+def test_sign_in_in_a_pop_up_window(layout, new_window, emulator):
     window = open_spa(new_window, layout, emulator)
     page = window.page
     page.goto(layout.spa_url)
