@@ -6,8 +6,8 @@ followed by a redirect there, which browsers check against ``form-action``;
 ``frame-ancestors 'none'`` everywhere except Entra's front-channel logout,
 which Entra loads in an iframe; the single-page client (``/spa/``) may also fetch from the
 identity provider and the API it calls, frame the identity provider (MSAL's hidden-iframe
-renewal) and be framed by itself (the iframe comes back to ``/spa/``); HSTS in production; no caching of anything
-but static files (pages and API answers are per user).
+renewal) and be framed by itself (the iframe comes back to ``/spa/``); HSTS in production;
+no caching of anything but static files (pages and API answers are per user).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def init_app(app: Flask) -> None:
     framed_nowhere = [("Content-Security-Policy", f"{base_csp}; frame-ancestors 'none'"),
                       ("X-Frame-Options", "DENY"), *common]
     framed_by_idp = [("Content-Security-Policy", f"{base_csp}; frame-ancestors {authority}"), *common]
-    spa_reaches = " ".join(dict.fromkeys(s for s in ["'self'", authority, _origin(app.config.get("SPA_API_BASE_URL"))] if s))
+    spa_api = _origin(app.config.get("SPA_API_BASE_URL"))
+    spa_reaches = " ".join(dict.fromkeys(s for s in ("'self'", authority, spa_api) if s))
     spa_page = [("Content-Security-Policy", f"{base_csp}; connect-src {spa_reaches}; "
                                             f"frame-src 'self' {authority}; frame-ancestors 'self'"),
                 ("X-Frame-Options", "SAMEORIGIN"), *common]

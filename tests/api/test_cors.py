@@ -103,8 +103,11 @@ def test_production_refuses_any_origin():
         load_config({**SAFE_PRODUCTION, "API_CORS_ORIGINS": f"{SPA_ORIGIN},*"})
 
 
+DEVELOPMENT = {"APP_ENV": "development", "ENTRA_CA_BUNDLE": None}  # no emulator CA file needed to judge this
+
+
 def test_development_warns_about_any_origin():
-    settings = load_config(environ={}, overrides={"APP_ENV": "development", "ENTRA_CA_BUNDLE": None, "API_CORS_ORIGINS": ["*"]})
+    settings = load_config(environ={}, overrides={**DEVELOPMENT, "API_CORS_ORIGINS": ["*"]})
     assert any(item == "API_CORS_ORIGINS" and "production refuses it" in message
                for item, message in settings["CONFIG_WARNINGS"])
 
@@ -113,7 +116,7 @@ def test_development_warns_about_any_origin():
                                     "ftp://spa.example", "https://user@spa.example", "https://spa.example:99999"])
 def test_an_entry_that_is_not_an_origin_is_refused_everywhere(origin):
     with pytest.raises(ConfigError, match="API_CORS_ORIGINS must list origins"):
-        load_config(environ={}, overrides={"APP_ENV": "development", "ENTRA_CA_BUNDLE": None, "API_CORS_ORIGINS": [origin]})
+        load_config(environ={}, overrides={**DEVELOPMENT, "API_CORS_ORIGINS": [origin]})
 
 
 def test_the_environment_variable_is_a_comma_list():
