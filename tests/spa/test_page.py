@@ -61,3 +61,12 @@ def test_same_origin_the_csp_names_no_other_api(make_client, emulator):
 
 def test_no_spa_registration_no_page(make_client):
     assert make_client(SPA_CLIENT_ID=None).get("/spa/").status_code == 404
+
+
+def test_production_refuses_a_plain_http_api_for_the_spa():
+    from config import ConfigError, load_config
+    from tests.test_config import SAFE_PRODUCTION
+
+    assert load_config({**SAFE_PRODUCTION, "SPA_API_BASE_URL": API_ORIGIN})["SPA_API_BASE_URL"] == API_ORIGIN
+    with pytest.raises(ConfigError, match="SPA_API_BASE_URL must be https://"):
+        load_config({**SAFE_PRODUCTION, "SPA_API_BASE_URL": "http://orders-api.contoso.example"})
