@@ -24,8 +24,8 @@ import app_commands
 import config
 import http_hardening
 import logging_setup
-from blueprints import api, auth, error_pages, health, web, web_errors
-from entra_auth import flask_ext, flask_rate_limits
+from blueprints import api, auth, error_pages, health, spa, web, web_errors
+from entra_auth import flask_api_cors, flask_ext, flask_rate_limits
 from entra_auth.flask_web import current_user
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,12 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         app.register_blueprint(web.bp)
         web_errors.register(app)
         csrf.exempt(auth.callback)  # Entra's cross-site form_post: bound by state + the sign-in cookie instead
+    if app.config.get("SPA_CLIENT_ID"):
+        app.register_blueprint(spa.bp)  # the single-page client's page (its own public registration)
     if "api" in app.config["ENABLED_BLUEPRINTS"]:
         app.register_blueprint(api.bp)
         csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
+        flask_api_cors.init_app(app)  # API_CORS_ORIGINS only (a SPA on another origin)
     _register_template_helpers(app)
     app_commands.init_app(app)
     return app

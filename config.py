@@ -32,6 +32,7 @@ DEV_FOREIGN_TENANT_ID = "22222222-2222-4222-8222-222222222222"
 DEV_WEB_CLIENT_ID = "0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a"
 DEV_API_CLIENT_ID = "6b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
 DEV_DAEMON_CLIENT_ID = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716"
+DEV_SPA_CLIENT_ID = "f1e2d3c4-b5a6-4978-8a69-5b4c3d2e1f00"  # "Orders SPA": a public client, spa redirect URIs
 DEV_EMULATOR_URL = "https://127.0.0.1:5443"
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -88,6 +89,12 @@ class BaseConfig:
     API_ALLOWED_CLIENT_APPS: list[str] = []  # optional allow-list of calling apps (azp/appid)
     API_BASE_URL: str | None = None  # None: this app
     API_SCOPES: list[str] = []
+    # Browser origins (a SPA served elsewhere) allowed to call the API tier cross-origin: none by default.
+    API_CORS_ORIGINS: list[str] = []
+    # The single-page client at /spa/ (served only when SPA_CLIENT_ID is set): its own public registration,
+    # and the API's base URL as a browser reaches it (unset: the origin that served the page).
+    SPA_CLIENT_ID: str | None = None
+    SPA_API_BASE_URL: str | None = None
 
     # The daemon registration (client credentials, app role Orders.Read.All) used by
     # `flask orders list --as-app`; same credential shapes as the web and API tiers.
@@ -155,6 +162,7 @@ class DevelopmentConfig(BaseConfig):
     API_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "orders-api.pem")
     API_SCOPES = [f"api://{DEV_API_CLIENT_ID}/Orders.Read", f"api://{DEV_API_CLIENT_ID}/Orders.Write"]
     DAEMON_CLIENT_ID = DEV_DAEMON_CLIENT_ID
+    SPA_CLIENT_ID = DEV_SPA_CLIENT_ID
     DAEMON_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "daemon.pem")
     DOWNSTREAM_API_BASE_URL = f"{DEV_EMULATOR_URL}/v1.0"
     # ./run serves plain http://localhost: a __Host- cookie needs Secure, which
@@ -211,8 +219,11 @@ _STRINGS = (
     "LOG_FORMAT",
     "LOG_LEVEL",
     "SIGNIN_RATE_LIMIT",
+    "SPA_CLIENT_ID",
+    "SPA_API_BASE_URL",
 )
-_COMMA_LISTS = ("ENTRA_ALLOWED_TENANTS", "API_AUDIENCE", "API_ALLOWED_CLIENT_APPS", "TOKEN_CACHE_KEYS", "ENABLED_BLUEPRINTS")
+_COMMA_LISTS = ("ENTRA_ALLOWED_TENANTS", "API_AUDIENCE", "API_ALLOWED_CLIENT_APPS", "TOKEN_CACHE_KEYS",
+                "ENABLED_BLUEPRINTS", "API_CORS_ORIGINS")
 _SPACE_LISTS = ("API_SCOPES", "DOWNSTREAM_API_SCOPES")
 # Microsoft.Identity.Web's names (appsettings.json's AzureAd section, as environment variables
 # AzureAd__Instance etc.) carry over, so a .NET team's settings work here; the flat names win.
@@ -574,7 +585,9 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
         add(OK, "TRUSTED_PROXY_HOPS", "0: forwarded headers are ignored")
     if "web" in blueprints:
         report.append(_sign_in_rate_limit_item(settings.get("SIGNIN_RATE_LIMIT")))
-    for name in ("API_BASE_URL", "DOWNSTREAM_API_BASE_URL"):
+    if "api" in blueprints:
+        report.append(_cors_origins_item(settings.get("API_CORS_ORIGINS") or [], production))
+    for name in ("API_BASE_URL", "DOWNSTREAM_API_BASE_URL", "SPA_API_BASE_URL"):
         url = settings.get(name)
         if url and not str(url).startswith("https://") and not _is_local_url(str(url)):
             production_rule(name, f"{name} must be https:// (bearer tokens would cross the network in clear text)", "")
@@ -653,6 +666,32 @@ def _sign_in_rate_limit_item(value: object) -> PostureItem:
         return (FAIL, "SIGNIN_RATE_LIMIT", f"SIGNIN_RATE_LIMIT must be a rate such as '20 per minute' or "
                                            f"'20/minute;100/hour' (got {str(value)[:40]!r})")
     return (OK, "SIGNIN_RATE_LIMIT", f"{'; '.join(str(item) for item in parsed)} sign-in starts per client address")
+
+
+def _cors_origins_item(origins: list[str], production: bool) -> PostureItem:
+    """API_CORS_ORIGINS: exact origins (flask-cors never matches "https://x/" to the origin https://x);
+    ``*`` lets any site's script call the API with a token it holds: refused in production."""
+    if not origins:
+        return OK, "API_CORS_ORIGINS", "none: no browser origin may call the API cross-origin"
+    malformed = [o for o in origins if o != "*" and not _is_origin(o)]
+    if malformed:
+        return FAIL, "API_CORS_ORIGINS", (f"API_CORS_ORIGINS must list origins such as https://spa.example.com (scheme, "
+                                          f"host and port only), not {', '.join(repr(o[:60]) for o in malformed)}")
+    if "*" in origins:
+        message = "API_CORS_ORIGINS=* lets scripts of every site call the API: list the SPA's origins"
+        return (FAIL, "API_CORS_ORIGINS", message) if production else (
+            WARN, "API_CORS_ORIGINS", f"{message} (production refuses it)")
+    return OK, "API_CORS_ORIGINS", ", ".join(origins)
+
+
+def _is_origin(value: str) -> bool:
+    parts = urlsplit(value)
+    try:
+        parts.port
+    except ValueError:
+        return False
+    return (parts.scheme in ("https", "http") and bool(parts.hostname) and not parts.username
+            and f"{parts.scheme}://{parts.netloc}" == value)
 
 
 def _credential_item(tier: str, prefix: str, settings: Mapping, files: list[tuple[str, str]]) -> PostureItem:

@@ -45,10 +45,10 @@ def fresh_clone(tmp_path) -> Path:
 
 
 def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
-    app_port, emulator_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APP_ENV")}
+    app_port, emulator_port, spa_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APP_ENV", "API_CORS_ORIGINS")}
     proc = subprocess.Popen(
-        ["./run", "--port", str(app_port), "--emulator-port", str(emulator_port)],
+        ["./run", "--port", str(app_port), "--emulator-port", str(emulator_port), "--spa-port", str(spa_port)],
         cwd=fresh_clone,
         env=env,
         stdout=subprocess.PIPE,
@@ -78,6 +78,7 @@ def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
         ).json()
         assert discovery["issuer"] == f"https://127.0.0.1:{emulator_port}/{HOME_TENANT_ID}/v2.0"
         assert requests.get(f"http://localhost:{app_port}/readyz", timeout=10).status_code == 200
+        _check_the_single_page_client(text, app_port, spa_port)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -94,6 +95,23 @@ def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
     redis_url = re.search(r"redis://127\.0\.0\.1:\d+/0", "".join(banner)).group(0)
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+
+
+def _check_the_single_page_client(banner: str, app_port: int, spa_port: int) -> None:
+    """The banner names the SPA's own origin; it serves the SPA only, and the API lets it in (CORS)."""
+    app, spa = f"http://localhost:{app_port}", f"http://localhost:{spa_port}"
+    assert re.search(rf"Single-page client +{re.escape(spa)}/spa/ ", banner), banner
+    page = requests.get(f"{spa}/spa/", timeout=5)
+    assert page.status_code == 200 and f'data-api-base="{app}"' in page.text
+    assert requests.get(f"{spa}/static/spa/orders-spa.js", timeout=5).status_code == 200
+    for path in ("/", "/auth/login", "/api/orders", "/profile"):
+        assert requests.get(f"{spa}{path}", timeout=5, allow_redirects=False).status_code == 404, path
+    preflight = requests.options(f"{app}/api/orders", timeout=5, headers={
+        "Origin": spa, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+    assert preflight.headers.get("Access-Control-Allow-Origin") == spa
+    foreign = requests.options(f"{app}/api/orders", timeout=5, headers={
+        "Origin": "http://localhost:1", "Access-Control-Request-Method": "GET"})
+    assert "Access-Control-Allow-Origin" not in foreign.headers
 
 
 # -- one Redis server per data folder (localdev/shared_redis.py) -------------------------------------

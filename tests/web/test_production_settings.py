@@ -184,6 +184,7 @@ KNOWN_DIFFERENCES = {
     "DAEMON_CLIENT_ID": "the emulator's daemon registration",
     "DAEMON_CLIENT_CERTIFICATE_PATH": "the emulator's generated certificate",
     "DOWNSTREAM_API_BASE_URL": "the emulator's Graph-like /v1.0",
+    "SPA_CLIENT_ID": "the emulator's SPA registration (serves /spa/); production sets its own or has no /spa/",
     "SESSION_COOKIE_SECURE": "development serves plain http://localhost (testing is Secure, as production)",
     "SESSION_COOKIE_NAME": "a __Host- name needs Secure (testing uses production's)",
     "LOG_FORMAT": "readable text on a laptop; none under pytest",
