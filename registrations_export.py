@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # typing only: importing the emulator at run time happens ins
 
 GRAPH_APPLICATIONS_URL = "https://graph.microsoft.com/v1.0/applications"
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-FIRST_PARTY_NAMES = {MICROSOFT_GRAPH_APP_ID: "Microsoft Graph"}
+AZURE_STORAGE_APP_ID = "e406a681-f3d4-42a8-90b6-c2b029497af1"
+FIRST_PARTY_NAMES = {MICROSOFT_GRAPH_APP_ID: "Microsoft Graph", AZURE_STORAGE_APP_ID: "Azure Storage"}
 
 # Real permission ids of first-party resources, keyed by (resource appId,
 # "Scope"/"Role", value). The emulated Graph registration is not exported, so
@@ -41,6 +42,9 @@ FIRST_PARTY_NAMES = {MICROSOFT_GRAPH_APP_ID: "Microsoft Graph"}
 # https://learn.microsoft.com/graph/permissions-reference#userread
 FIRST_PARTY_PERMISSION_IDS: dict[tuple[str, str, str], str] = {
     (MICROSOFT_GRAPH_APP_ID, "Scope", "User.Read"): "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
+    # Azure Storage's user_impersonation, as its service principal publishes it in every tenant
+    # (oauth2PermissionScopes of appId e406a681-...; not in a Microsoft permissions reference).
+    (AZURE_STORAGE_APP_ID, "Scope", "user_impersonation"): "03e0da56-190b-40ad-a80c-ea378c433f7f",
 }
 
 # uuid5 namespace for scope and app-role ids: the same manifest yields the same
@@ -432,8 +436,10 @@ def _notes(
     first_party = [r.display_name for r in manifest.registrations if r.first_party]
     if first_party:
         notes.append(
-            f"Not exported: {', '.join(first_party)} stands in for a Microsoft service that exists in every "
-            "tenant; requiredResourceAccess names the real service's appId and permission ids."
+            f"Not exported: {' and '.join(first_party)} "
+            + ("stands in for a Microsoft service that exists" if len(first_party) == 1
+               else "stand in for Microsoft services that exist")
+            + " in every tenant; requiredResourceAccess names the real service's appId and permission ids."
         )
     return [f"{n}. {text}" for n, text in enumerate(notes, start=1)]
 

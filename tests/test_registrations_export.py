@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://orders.contoso.example"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_USER_READ_ID = "e1fe6dd8-ba31-4d61-89e7-88639da4683d"  # Graph's published delegated User.Read id
+# Azure Storage's appId and its delegated user_impersonation id, as its service principal publishes them.
+STORAGE_APP_ID = "e406a681-f3d4-42a8-90b6-c2b029497af1"
+STORAGE_USER_IMPERSONATION_ID = "03e0da56-190b-40ad-a80c-ea378c433f7f"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PLACEHOLDER = re.compile(r"\{[A-Za-z0-9._-]+\}")
 
@@ -71,10 +74,13 @@ def by_name(doc: dict) -> dict[str, dict]:
 
 
 def resolve_resource(doc: dict, resource_app_id: str) -> dict:
-    """The exported application (or Graph's known permissions) a requiredResourceAccess entry points at."""
+    """The exported application (or a Microsoft service's known permissions) a requiredResourceAccess entry points at."""
     if resource_app_id == GRAPH_APP_ID:
         return {"displayName": "Microsoft Graph", "api": {"oauth2PermissionScopes": [{"id": GRAPH_USER_READ_ID, "value": "User.Read"}]}}
-    assert PLACEHOLDER.fullmatch(resource_app_id), f"{resource_app_id} is neither Graph nor a placeholder"
+    if resource_app_id == STORAGE_APP_ID:
+        return {"displayName": "Azure Storage",
+                "api": {"oauth2PermissionScopes": [{"id": STORAGE_USER_IMPERSONATION_ID, "value": "user_impersonation"}]}}
+    assert PLACEHOLDER.fullmatch(resource_app_id), f"{resource_app_id} is neither a Microsoft service nor a placeholder"
     return by_name(doc)[doc["placeholders"][resource_app_id]["application"]]
 
 
@@ -165,7 +171,7 @@ def test_required_resource_access_names_ids_the_target_exposes(doc):
 
 def test_the_permission_model_is_designs(doc):
     apps = by_name(doc)
-    # the emulated Graph is not exported
+    # the emulated Graph and Azure Storage are not exported
     assert set(apps) == {"Orders API", "Orders web", "Orders SPA", "Orders daemon"}
 
     api = apps["Orders API"]
@@ -189,7 +195,11 @@ def test_the_permission_model_is_designs(doc):
     assert {r["value"]: r["allowedMemberTypes"] for r in web["appRoles"]} == {"Orders.Admin": ["User"]}
 
     spa = apps["Orders SPA"]
-    assert asked_for(doc, spa) == {("Orders API", "Scope"): {"Orders.Read", "Orders.Write"}}
+    # ...and Azure Storage: a second API whose token the Orders API must refuse (tests/api/test_spa_tokens.py).
+    assert asked_for(doc, spa) == {
+        ("Orders API", "Scope"): {"Orders.Read", "Orders.Write"},
+        ("Azure Storage", "Scope"): {"user_impersonation"},
+    }
     # A public client on the spa platform only: no web platform, no credential, nothing it exposes.
     assert "web" not in spa and "api" not in spa and "appRoles" not in spa
 
@@ -254,6 +264,15 @@ def test_no_secret_private_key_or_local_id_is_exported(doc):
     for local in local_ids:
         assert local not in text, local
     assert "127.0.0.1:5443" not in text and "localhost:5000" not in text
+
+
+def test_the_microsoft_services_stood_in_for_are_named_as_not_exported(doc):
+    not_exported = [n for n in doc["notes"] if "Not exported:" in n]
+    assert len(not_exported) == 1, doc["notes"]
+    note = not_exported[0]
+    assert "Microsoft Graph (emulated) and Azure Storage (emulated) stand in for Microsoft services" in note
+    # The consent a person grants names the real service, not the emulator's stand-in.
+    assert any("Azure Storage (user_impersonation)" in n for n in doc["notes"]), doc["notes"]
 
 
 def test_certificates_and_secrets_are_left_to_a_person(doc):
