@@ -104,7 +104,7 @@ def export_registrations(
     spa_bases = normalise_base_urls(spa_base_urls) if spa_base_urls else []
     manifest = load_manifest(manifest_path, authority_host=authority_host, app_base_urls=bases, spa_base_urls=spa_bases)
 
-    # Graph is first party (it exists in every tenant): only our own registrations are created.
+    # Graph and Azure Storage are first party (they exist in every tenant): only our own registrations are created.
     exported = [r for r in manifest.registrations
                 if not r.first_party and manifest.tenant_by_key(r.home_tenant).kind == tenant_kind]
     # Resources before their clients: a client's requiredResourceAccess needs the resource's appId.
@@ -433,7 +433,12 @@ def _notes(
             f"An application has a single front-channel logoutUrl: {web_apps[0].front_channel_logout_url} "
             "(the first app URL); every app URL gets its redirect URIs."
         )
-    first_party = [r.display_name for r in manifest.registrations if r.first_party]
+    # Only the Microsoft services the exported apps ask for: an export for another kind of tenant
+    # must not name a stand-in none of its apps uses.
+    clients = {r.key for r in exported}
+    asked = {a.resource for r in exported for a in r.required_resource_access}
+    asked |= {g.resource for g in (*manifest.delegated_grants, *manifest.application_grants) if g.client in clients}
+    first_party = [r.display_name for r in manifest.registrations if r.first_party and r.key in asked]
     if first_party:
         notes.append(
             f"Not exported: {' and '.join(first_party)} "

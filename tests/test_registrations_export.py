@@ -74,12 +74,13 @@ def by_name(doc: dict) -> dict[str, dict]:
 
 
 def resolve_resource(doc: dict, resource_app_id: str) -> dict:
-    """The exported application (or a Microsoft service's known permissions) a requiredResourceAccess entry points at."""
+    """The exported application (or a Microsoft service's known permissions) a requiredResourceAccess
+    entry points at."""
     if resource_app_id == GRAPH_APP_ID:
         return {"displayName": "Microsoft Graph", "api": {"oauth2PermissionScopes": [{"id": GRAPH_USER_READ_ID, "value": "User.Read"}]}}
     if resource_app_id == STORAGE_APP_ID:
-        return {"displayName": "Azure Storage",
-                "api": {"oauth2PermissionScopes": [{"id": STORAGE_USER_IMPERSONATION_ID, "value": "user_impersonation"}]}}
+        scope = {"id": STORAGE_USER_IMPERSONATION_ID, "value": "user_impersonation"}
+        return {"displayName": "Azure Storage", "api": {"oauth2PermissionScopes": [scope]}}
     assert PLACEHOLDER.fullmatch(resource_app_id), f"{resource_app_id} is neither a Microsoft service nor a placeholder"
     return by_name(doc)[doc["placeholders"][resource_app_id]["application"]]
 
@@ -258,7 +259,7 @@ def test_no_secret_private_key_or_local_id_is_exported(doc):
         assert secret not in text
     assert "PRIVATE KEY" not in text and "BEGIN CERTIFICATE" not in text
     assert not any({"keyCredentials", "passwordCredentials"} & set(app) for app in doc["applications"])
-    # The emulator's ids mean nothing in a real tenant (Graph's own appId is the one real id kept).
+    # The emulator's ids mean nothing in a real tenant (the Microsoft services' own appIds are the real ids kept).
     local_ids = [r.client_id for r in manifest.registrations if not r.first_party]
     local_ids += [t.id for t in manifest.tenants] + [mi.principal_id for mi in manifest.managed_identities]
     for local in local_ids:
@@ -273,6 +274,11 @@ def test_the_microsoft_services_stood_in_for_are_named_as_not_exported(doc):
     assert "Microsoft Graph (emulated) and Azure Storage (emulated) stand in for Microsoft services" in note
     # The consent a person grants names the real service, not the emulator's stand-in.
     assert any("Azure Storage (user_impersonation)" in n for n in doc["notes"]), doc["notes"]
+    # The customers' apps ask Graph only: their export names no Azure Storage.
+    external = [n for n in export_registrations(app_base_urls=[BASE], tenant_kind="external")["notes"]
+                if "Not exported:" in n]
+    assert len(external) == 1 and "Microsoft Graph (emulated) stands in for a Microsoft service" in external[0]
+    assert "Azure Storage" not in external[0]
 
 
 def test_certificates_and_secrets_are_left_to_a_person(doc):
