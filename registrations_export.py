@@ -230,7 +230,7 @@ def _required_resource_access(
     for a in reg.required_resource_access:
         add(a.resource, "Scope", a.scopes)
         add(a.resource, "Role", a.app_roles)
-    for g in manifest.delegated_grants:
+    for g in _exported_grants(manifest):
         if g.client == reg.key:
             add(g.resource, "Scope", g.scopes)
     for g in manifest.application_grants:
@@ -437,7 +437,7 @@ def _notes(
     # must not name a stand-in none of its apps uses.
     clients = {r.key for r in exported}
     asked = {a.resource for r in exported for a in r.required_resource_access}
-    asked |= {g.resource for g in (*manifest.delegated_grants, *manifest.application_grants) if g.client in clients}
+    asked |= {g.resource for g in (*_exported_grants(manifest), *manifest.application_grants) if g.client in clients}
     first_party = [r.display_name for r in manifest.registrations if r.first_party and r.key in asked]
     if first_party:
         notes.append(
@@ -449,9 +449,14 @@ def _notes(
     return [f"{n}. {text}" for n, text in enumerate(notes, start=1)]
 
 
+def _exported_grants(manifest: Manifest) -> list:
+    """The delegated grants a real tenant's admin is asked for: not the ones only the emulator's tests use."""
+    return [g for g in manifest.delegated_grants if not g.emulator_only]
+
+
 def _granted_summary(manifest: Manifest, reg: Registration) -> str:
     """'Orders API (Orders.Read, Orders.Write) and Microsoft Graph (User.Read)': the grants a client holds."""
-    granted = [(g.resource, g.scopes) for g in manifest.delegated_grants if g.client == reg.key]
+    granted = [(g.resource, g.scopes) for g in _exported_grants(manifest) if g.client == reg.key]
     granted += [(g.resource, g.roles) for g in manifest.application_grants if g.client == reg.key]
     by_resource: dict[str, list[str]] = {}
     for resource, values in granted:

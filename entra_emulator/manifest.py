@@ -193,6 +193,8 @@ class DelegatedGrant:
     client: str
     resource: str
     scopes: tuple[str, ...]
+    # A grant only the emulator's tests need (never asked of a real tenant's admin by the export).
+    emulator_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -415,7 +417,8 @@ def load_manifest(
             )
         managed = [ManagedIdentity(**m) for m in raw.get("managed_identities", [])]
         delegated = [
-            DelegatedGrant(g["tenant"], g["client"], g["resource"], tuple(g["scopes"]))
+            DelegatedGrant(g["tenant"], g["client"], g["resource"], tuple(g["scopes"]),
+                           emulator_only=bool(g.get("emulator_only", False)))
             for g in raw.get("delegated_grants", [])
         ]
         application = [

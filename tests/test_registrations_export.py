@@ -196,11 +196,9 @@ def test_the_permission_model_is_designs(doc):
     assert {r["value"]: r["allowedMemberTypes"] for r in web["appRoles"]} == {"Orders.Admin": ["User"]}
 
     spa = apps["Orders SPA"]
-    # ...and Azure Storage: a second API whose token the Orders API must refuse (tests/api/test_spa_tokens.py).
-    assert asked_for(doc, spa) == {
-        ("Orders API", "Scope"): {"Orders.Read", "Orders.Write"},
-        ("Azure Storage", "Scope"): {"user_impersonation"},
-    }
+    # Only what it calls: the emulator-only grant of Azure Storage (tests/api/test_spa_tokens.py) is never asked of a
+    # real tenant's admin.
+    assert asked_for(doc, spa) == {("Orders API", "Scope"): {"Orders.Read", "Orders.Write"}}
     # A public client on the spa platform only: no web platform, no credential, nothing it exposes.
     assert "web" not in spa and "api" not in spa and "appRoles" not in spa
 
@@ -271,10 +269,12 @@ def test_the_microsoft_services_stood_in_for_are_named_as_not_exported(doc):
     not_exported = [n for n in doc["notes"] if "Not exported:" in n]
     assert len(not_exported) == 1, doc["notes"]
     note = not_exported[0]
-    assert "Microsoft Graph (emulated) and Azure Storage (emulated) stand in for Microsoft services" in note
+    assert "Microsoft Graph (emulated) stands in for a Microsoft service" in note
     # The consent a person grants names the real service, not the emulator's stand-in.
-    assert any("Azure Storage (user_impersonation)" in n for n in doc["notes"]), doc["notes"]
-    # The customers' apps ask Graph only: their export names no Azure Storage.
+    assert any("Microsoft Graph (User.Read)" in n for n in doc["notes"]), doc["notes"]
+    # No exported app asks for Azure Storage (the SPA's grant is the emulator's only): no note names it.
+    assert not any("Azure Storage" in n for n in doc["notes"]), doc["notes"]
+    # The customers' apps ask Graph only too.
     external = [n for n in export_registrations(app_base_urls=[BASE], tenant_kind="external")["notes"]
                 if "Not exported:" in n]
     assert len(external) == 1 and "Microsoft Graph (emulated) stands in for a Microsoft service" in external[0]
