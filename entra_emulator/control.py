@@ -1,6 +1,7 @@
 """The test-control surface: things a real tenant cannot be told to do on demand.
 
 Revoke a user's sessions (continuous access evaluation), rotate signing keys,
+add or remove a group membership,
 make an endpoint slow or fail for a while, make the next token faulty, change
 a user's roles, make refresh tokens single-use (a strict mode, not Entra's
 default), and read the log of requests served. It exists only in the
@@ -14,6 +15,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from .core import Emulator
+from .manifest import GROUP_MEMBERSHIP_CLAIMS
 from .state import (
     ENDPOINTS,
     FAULT_BODIES,
@@ -145,6 +147,8 @@ def add_fault():
         return _bad(f"body must be one of {sorted(FAULT_BODIES)}")
     if shape != "entra" and (mode != "fail" or endpoint not in NON_JSON_FAULT_ENDPOINTS):
         return _bad(f"a '{shape}' body is a 'fail' fault of {sorted(NON_JSON_FAULT_ENDPOINTS)}")
+    if shape == "graph" and endpoint != "graph":
+        return _bad("a 'graph' body (Graph's error object) is a fault of the graph endpoint")
     try:
         status = int(body.get("status", 503))
         delay = float(body.get("delay", 0 if mode == "fail" else 2.0))
@@ -207,6 +211,18 @@ def settings():
         return _bad("single_use_refresh_tokens must be true or false")
     # Not Entra's default (Entra keeps a used refresh token valid): a strict-rotation test mode.
     emu.state.single_use_refresh_tokens = single_use
+    # group_claim_limit: how many group ids a token carries before the overage marker replaces them
+    # (Entra: 200 in a JWT); null restores 200. group_overage_endpoint: the marker's URL template.
+    if "group_claim_limit" in body:
+        limit = body["group_claim_limit"]
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 1000):
+            return _bad("group_claim_limit must be an integer 0..1000 or null")
+        emu.state.settings["group_claim_limit"] = limit
+    if "group_overage_endpoint" in body:
+        endpoint = body["group_overage_endpoint"]
+        if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith("https://")):
+            return _bad("group_overage_endpoint must be an https URL template ({tid}, {oid}) or null")
+        emu.state.group_overage_endpoint = endpoint
     for key in ("access_token_lifetime", "id_token_lifetime"):
         if key in body:
             value = body[key]
@@ -216,7 +232,8 @@ def settings():
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 86400:
                 return _bad(f"{key} must be an integer number of seconds (1..86400)")
             emu.state.settings[key] = value
-    return jsonify({**emu.state.settings, "single_use_refresh_tokens": emu.state.single_use_refresh_tokens})
+    return jsonify({**emu.state.settings, "single_use_refresh_tokens": emu.state.single_use_refresh_tokens,
+                    "group_overage_endpoint": emu.state.group_overage_endpoint})
 
 
 @bp.post("/registrations/<key>")
@@ -243,3 +260,58 @@ def update_registration(key: str):
         emu.state.optional_claims[registration.key] = list(optional)
     return jsonify({"key": registration.key, "client_id": registration.client_id, "access_token_version": version,
                     "optional_claims": optional})
+
+
+@bp.post("/registrations/<key>/group-membership-claims")
+def set_group_membership_claims(key: str):
+    """Set a registration's groupMembershipClaims (``{"value": "All"}``), as an admin edits the
+    manifest: None, SecurityGroup, All, ApplicationGroup or DirectoryRole; the reset restores it."""
+    emu = _emu()
+    registration = emu.manifest.registration(key)
+    if registration is None:
+        return jsonify({"error": "unknown registration"}), 404
+    value = _body().get("value")
+    if not isinstance(value, str) or value.lower() not in {v.lower() for v in GROUP_MEMBERSHIP_CLAIMS}:
+        return _bad(f"value must be one of {list(GROUP_MEMBERSHIP_CLAIMS)}")
+    with emu.state.lock:
+        emu.state.group_membership_claims[registration.key] = value
+    return jsonify({"key": registration.key, "client_id": registration.client_id, "group_membership_claims": value})
+
+
+@bp.get("/groups")
+def list_groups():
+    """The tenant's groups with their direct members now (runtime changes applied)."""
+    emu = _emu()
+    directory = emu.issuer.groups
+    return jsonify({"groups": [
+        {"key": grp.key, "id": grp.id, "display_name": grp.display_name, "tenant": grp.tenant,
+         "security_enabled": grp.security_enabled, "assigned_to": list(grp.assigned_to),
+         "members": sorted(directory.members(grp))}
+        for grp in emu.manifest.groups
+    ]})
+
+
+@bp.post("/groups/<group_ref>/members")
+def change_membership(group_ref: str):
+    """Add or remove a member: ``{"user": "<username|oid>"}`` or ``{"group": "<key|id|name>"}``, with
+    ``"remove": true`` to take it out. Takes effect in the next token and the next Graph call."""
+    emu = _emu()
+    group = emu.manifest.group(group_ref)
+    if group is None:
+        return jsonify({"error": "unknown group"}), 404
+    body = _body()
+    remove = body.get("remove", False)
+    if not isinstance(remove, bool) or ("user" in body) == ("group" in body):
+        return _bad('give one of "user" or "group", and "remove" as true or false')
+    if "user" in body:
+        user = emu.manifest.user(str(body["user"]))
+        member_id, tenant = (user.oid, user.tenant) if user else (None, None)
+    else:
+        nested = emu.manifest.group(str(body["group"]))
+        member_id, tenant = (nested.id, nested.tenant) if nested else (None, None)
+        if nested is not None and nested.id == group.id:
+            return _bad("a group cannot be a member of itself")
+    if member_id is None or tenant != group.tenant:
+        return jsonify({"error": "unknown member in the group's tenant"}), 404
+    emu.issuer.groups.set_membership(group, member_id, not remove)
+    return jsonify({"group": group.id, "member": member_id, "member_of": not remove})

@@ -14,6 +14,9 @@ from pathlib import Path
 
 DEFAULT_MANIFEST = Path(__file__).with_name("manifest.toml")
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+# groupMembershipClaims values, as Entra defines them (how-to-connect-fed-group-claims, "Configure the
+# Microsoft Entra application registration for group attributes"); Entra reads them case-insensitively.
+GROUP_MEMBERSHIP_CLAIMS = ("None", "SecurityGroup", "All", "ApplicationGroup", "DirectoryRole")
 # The app id behind that App ID URI (Microsoft's "AAD Token Exchange Endpoint", the same in
 # every tenant): a v2.0 token for it carries this GUID as ``aud``.
 TOKEN_EXCHANGE_APP_ID = "fb60f99c-7a34-4190-8149-302f77469936"
@@ -101,6 +104,9 @@ class Registration:
     # ``cp1`` capability gets long-lived (20-28 h) tokens for it.
     continuous_access_evaluation: bool = False
     optional_claims: list[str] = field(default_factory=list)  # access-token optional claims, e.g. xms_cc
+    # groupMembershipClaims: which groups go in the groups claim of tokens *for* this app (its ID
+    # tokens as a client, its access tokens as a resource). One of GROUP_MEMBERSHIP_CLAIMS.
+    group_membership_claims: str = "None"
     redirect_uris: list[str] = field(default_factory=list)
     front_channel_logout_url: str = ""
     post_logout_redirect_uris: list[str] = field(default_factory=list)
@@ -125,6 +131,21 @@ class Registration:
 
     def certificate_names(self) -> list[str]:
         return [c.name for c in self.credentials if c.type == "certificate"]
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of a tenant. ``members`` are usernames; ``member_groups`` keys of nested groups."""
+
+    key: str
+    tenant: str
+    id: str
+    display_name: str
+    security_enabled: bool = True  # false: a Microsoft 365 / distribution group
+    mail_enabled: bool = False
+    members: tuple[str, ...] = ()
+    member_groups: tuple[str, ...] = ()
+    assigned_to: tuple[str, ...] = ()  # registration keys the group is assigned to
 
 
 @dataclass(frozen=True)
@@ -162,6 +183,7 @@ class Manifest:
     delegated_grants: list[DelegatedGrant]
     application_grants: list[ApplicationGrant]
     source: Path | None = None
+    groups: list[Group] = field(default_factory=list)
 
     # -- look-ups -------------------------------------------------------------
     def tenant(self, key_id_or_domain: str) -> Tenant | None:
@@ -200,6 +222,11 @@ class Manifest:
 
     def users_of(self, tenant_key: str) -> list[User]:
         return [u for u in self.users if u.tenant == tenant_key]
+
+    def group(self, key_id_or_name: str) -> Group | None:
+        """A group by key, object id or display name (case-insensitive)."""
+        wanted = key_id_or_name.lower()
+        return next((g for g in self.groups if wanted in (g.key, g.id, g.display_name.lower())), None)
 
     def managed_identity(self, client_id: str | None = None, principal_id: str | None = None) -> ManagedIdentity | None:
         for mi in self.managed_identities:
@@ -276,6 +303,21 @@ def load_manifest(
                         listed=False,
                     )
                 )
+        groups = [_group(g) for g in raw.get("groups", [])]
+        for batch in raw.get("group_batches", []):
+            for n in range(1, int(batch["count"]) + 1):
+                groups.append(
+                    _group(
+                        {
+                            "tenant": batch["tenant"],
+                            "key": f"{batch['key_prefix']}{n:03d}",
+                            "id": f"{batch['id_prefix']}{n:012d}",
+                            "display_name": f"{batch['display_name_prefix']}{n:03d}",
+                            **{k: batch[k] for k in ("security_enabled", "mail_enabled", "members", "member_groups",
+                                                     "assigned_to") if k in batch},
+                        }
+                    )
+                )
         registrations = []
         for r in raw.get("registrations", []):
             r = dict(r)
@@ -336,9 +378,44 @@ def load_manifest(
     except (TypeError, KeyError, StopIteration) as exc:
         raise ManifestError(f"manifest {path} is malformed: {exc!r}") from exc
 
-    manifest = Manifest(tenants, users, registrations, managed, delegated, application, source=path)
+    manifest = Manifest(tenants, users, registrations, managed, delegated, application, source=path, groups=groups)
     _check(manifest)
     return manifest
+
+
+def _group(raw: dict) -> Group:
+    return Group(
+        **{k: v for k, v in raw.items() if k not in ("members", "member_groups", "assigned_to")},
+        members=tuple(raw.get("members", [])),
+        member_groups=tuple(raw.get("member_groups", [])),
+        assigned_to=tuple(raw.get("assigned_to", [])),
+    )
+
+
+def _check_groups(m: Manifest, problems: list[str]) -> None:
+    tenant_keys = {t.key for t in m.tenants}
+    reg_keys = {r.key for r in m.registrations}
+    by_key = {g.key: g for g in m.groups}
+    if len(by_key) != len(m.groups):
+        problems.append("duplicate group keys")
+    if len({g.id for g in m.groups}) != len(m.groups):
+        problems.append("duplicate group ids")
+    for g in m.groups:
+        if g.tenant not in tenant_keys:
+            problems.append(f"group {g.key}: unknown tenant {g.tenant!r}")
+        for name in g.members:
+            user = m.user(name)
+            if user is None or user.tenant != g.tenant:
+                problems.append(f"group {g.key}: member {name!r} is no user of its tenant")
+        for key in g.member_groups:
+            if key not in by_key or by_key[key].tenant != g.tenant:
+                problems.append(f"group {g.key}: member group {key!r} is no group of its tenant")
+        for key in g.assigned_to:
+            if key not in reg_keys:
+                problems.append(f"group {g.key}: assigned to unknown registration {key!r}")
+    for r in m.registrations:
+        if r.group_membership_claims.lower() not in {v.lower() for v in GROUP_MEMBERSHIP_CLAIMS}:
+            problems.append(f"registration {r.key}: group_membership_claims must be one of {GROUP_MEMBERSHIP_CLAIMS}")
 
 
 def _check(m: Manifest) -> None:
@@ -364,6 +441,7 @@ def _check(m: Manifest) -> None:
         for a in r.required_resource_access:
             if a.resource not in reg_keys:
                 problems.append(f"registration {r.key}: requires unknown resource {a.resource!r}")
+    _check_groups(m, problems)
     for mi in m.managed_identities:
         if mi.tenant not in tenant_keys:
             problems.append(f"managed identity {mi.key}: unknown tenant {mi.tenant!r}")

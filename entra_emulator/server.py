@@ -3,22 +3,21 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import time
 import uuid
 from urllib.parse import urlencode
 
-import jwt
 from flask import Flask, Response, g, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .core import Emulator
 from .grants import handle_token_request
+from .graph_caller import graph_caller, graph_error, require_any_scope
 from .protocol import OAuthError, parse_scopes_by_resource
 from .state import ENDPOINTS, TOKEN_FAULTS, CodeGrant, EndpointFault, PendingAuthorization, SignInSession, TokenFault
-from .tokens import unverified_parts, verify_own_token
+from .tokens import unverified_parts
 
 SESSION_COOKIE = "emu_session"
 CLIENT_REQUEST_ID = "client-request-id"
@@ -264,8 +263,10 @@ def create_emulator_app(emu: Emulator) -> Flask:
         return render_template("index.html", emu=emu)
 
     from .control import bp as control_bp
+    from .graph_groups import bp as graph_groups_bp
 
     app.register_blueprint(control_bp)
+    app.register_blueprint(graph_groups_bp)
     return app
 
 
@@ -320,11 +321,20 @@ TRUNCATED_TOKEN_RESPONSE = ('{"token_type": "Bearer", "scope": "openid profile",
                             '"ext_expires_in": 3599, "access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ0cnVu')
 
 
+# Graph's error codes for the statuses a test makes it answer (Graph's error reference; 403 as Graph's
+# directory APIs answer missing permissions).
+GRAPH_FAULT_CODES = {401: "InvalidAuthenticationToken", 403: "Authorization_RequestDenied",
+                     429: "TooManyRequests", 503: "serviceNotAvailable", 504: "UnknownError"}
+
+
 def _fault_response(fault: EndpointFault) -> tuple[Response, int]:
     if fault.body == "html":
         response = Response(MAINTENANCE_PAGE, content_type="text/html; charset=utf-8")
     elif fault.body == "truncated_json":
         response = Response(TRUNCATED_TOKEN_RESPONSE, content_type="application/json; charset=utf-8")
+    elif fault.body == "graph":
+        response = graph_error(fault.status, GRAPH_FAULT_CODES.get(fault.status, "generalException"),
+                               "Emulated fault of the Graph-like API.")
     else:
         response = jsonify(OAuthError(
             "temporarily_unavailable",
@@ -582,47 +592,13 @@ def _summaries(response: dict) -> list[dict]:
 
 
 def _graph_me(emu: Emulator):
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    graph = emu.manifest.registration("graph")
-    assert graph is not None
-
-    def unauthorized(message: str, extra: str = ""):
-        response = jsonify({"error": {"code": "InvalidAuthenticationToken", "message": message}})
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = (
-            f'Bearer realm="", authorization_uri="{emu.authority_host}/common/oauth2/authorize", '
-            f'client_id="{graph.client_id}"{extra}'
-        )
-        return response
-
-    if scheme.lower() != "bearer" or not token:
-        return unauthorized("Access token is empty.")
-    try:
-        # Graph's tokens verify only over the hashed header nonce: /me knows that, nobody else does.
-        claims = verify_own_token(emu.issuer, token.strip(), audience=[graph.client_id, *graph.identifier_uris],
-                                  graph=True)
-    except (jwt.InvalidTokenError, ValueError) as exc:
-        return unauthorized(f"Access token validation failure ({type(exc).__name__}).")
-    g.bearer = {k: claims.get(k) for k in ("aud", "oid", "tid", "azp", "appid", "scp", "uti", "idtyp", "ver")
-                if k in claims}
-    g.bearer["grant"] = emu.state.issued_by_uti.get(claims.get("uti", ""), {}).get("grant")
-    if claims.get("idtyp") == "app" or "scp" not in claims:
-        return jsonify({"error": {"code": "Authorization_RequestDenied", "message": "/me needs a delegated token."}}), 403
-    if "User.Read" not in str(claims.get("scp", "")).split():
-        return jsonify({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges: User.Read is required."}}), 403
-    user = emu.manifest.user(str(claims.get("oid")))
-    if user is None:
-        return jsonify({"error": {"code": "Request_ResourceNotFound", "message": "The user does not exist."}}), 404
-    if emu.state.is_revoked(user.oid, claims["iat"]):
-        # Continuous access evaluation: Graph answers a claims challenge, not a plain 401.
-        challenge = json.dumps({"access_token": {"nbf": {"essential": True, "value": str(emu.state.revoked_at[user.oid])}}})
-        encoded = base64.b64encode(challenge.encode()).decode()
-        return unauthorized(
-            "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: "
-            "TokenIssuedBeforeRevocationTimestamp",
-            f', error="insufficient_claims", claims="{encoded}"',
-        )
+    caller = graph_caller(emu)
+    if isinstance(caller, Response):
+        return caller
+    denied = require_any_scope(caller, frozenset({"User.Read"}))
+    if denied is not None:
+        return denied
+    user = caller.user
     tenant = emu.manifest.tenant_by_key(user.tenant)
     return jsonify(
         {

@@ -13,7 +13,9 @@ AUTH_CODE_LIFETIME = 600  # Entra's authorization codes live about ten minutes.
 REFRESH_TOKEN_LIFETIME = 90 * 24 * 3600
 PENDING_REQUEST_LIFETIME = 1800
 REQUEST_LOG_LIMIT = 5000
-DEFAULT_SETTINGS: dict[str, int | None] = {"access_token_lifetime": None, "id_token_lifetime": 3600}
+# group_claim_limit None: Entra's 200 group ids in a JWT (tests lower it to need only a few groups).
+DEFAULT_SETTINGS: dict[str, int | None] = {"access_token_lifetime": None, "id_token_lifetime": 3600,
+                                           "group_claim_limit": None}
 
 # The faults the next issued token can carry (control surface: /_emulator/token-faults).
 TOKEN_FAULTS = frozenset(
@@ -48,8 +50,9 @@ ENDPOINTS = frozenset({"discovery", "jwks", "authorize", "token", "logout", "msi
 # What a failing endpoint's body looks like. "entra": Entra's own JSON error. The others are not
 # Entra at all but what sits in front of it can send (a proxy's maintenance page, a captive portal,
 # a body cut short): test-control faults for the token and managed-identity endpoints.
-FAULT_BODIES = frozenset({"entra", "html", "truncated_json"})
-NON_JSON_FAULT_ENDPOINTS = frozenset({"token", "msi"})
+FAULT_BODIES = frozenset({"entra", "html", "truncated_json", "graph"})
+NON_JSON_FAULT_ENDPOINTS = frozenset({"token", "msi", "graph"})
+# Body "graph": Microsoft Graph's own error object ({"error": {"code", "message", "innerError"}}), graph only.
 
 
 @dataclass
@@ -146,6 +149,12 @@ class EmulatorState:
         self.settings: dict[str, int | None] = dict(DEFAULT_SETTINGS)
         self.token_versions: dict[str, int] = {}  # registration key -> access token version set at runtime
         self.optional_claims: dict[str, list[str]] = {}  # registration key -> access-token optional claims
+        self.group_membership_claims: dict[str, str] = {}  # registration key -> groupMembershipClaims set at runtime
+        # (group id, member object id) -> member or not: memberships a test added or removed.
+        self.membership_changes: dict[tuple[str, str], bool] = {}
+        # Not Entra's: a URL template ({tid}, {oid}) for the overage marker's endpoint, so a test can
+        # see whether an app follows it; None is Entra's Azure AD Graph URL.
+        self.group_overage_endpoint: str | None = None
         # Not Entra's default. Entra keeps a refresh token valid after it is used (Microsoft Learn,
         # "Refresh tokens in the Microsoft identity platform"): a retry or a second instance holding
         # the same one still gets tokens. This test-control setting makes a used refresh token
@@ -245,4 +254,7 @@ class EmulatorState:
             self.settings.update(DEFAULT_SETTINGS)
             self.token_versions.clear()
             self.optional_claims.clear()
+            self.group_membership_claims.clear()
+            self.membership_changes.clear()
+            self.group_overage_endpoint = None
             self.single_use_refresh_tokens = False

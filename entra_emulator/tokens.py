@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .manifest import TOKEN_EXCHANGE_APP_ID, TOKEN_EXCHANGE_AUDIENCE, Manifest, ManagedIdentity, Registration, User
+from .groups import GroupDirectory
 from .pki import SigningKeys, b64url
 from .state import EmulatorState
 
@@ -83,6 +84,7 @@ class TokenIssuer:
         # A key nobody publishes: tokens signed with it must fail verification.
         self._rogue_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._login_hint_key = secrets.token_bytes(32)
+        self.groups = GroupDirectory(manifest, state)
 
     def issuer(self, tenant_id: str) -> str:
         return f"{self.authority_host}/{tenant_id}/v2.0"
@@ -181,6 +183,8 @@ class TokenIssuer:
         roles = self.roles_for(user, client)
         if roles:
             claims["roles"] = roles
+        # The client's groupMembershipClaims decides its ID tokens' groups (or overage marker).
+        claims.update(self.groups.token_claims(user, client, tenant.id))
         if acrs:
             claims["acrs"] = acrs
         return self._sign(claims, "id_token", client.client_id, grant=grant)
@@ -224,6 +228,8 @@ class TokenIssuer:
         roles = self.roles_for(user, resource)
         if roles:
             claims["roles"] = roles
+        # The resource's groupMembershipClaims decides the access token's groups, in v1.0 and v2.0 alike.
+        claims.update(self.groups.token_claims(user, resource, tenant.id))
         if acrs:
             claims["acrs"] = acrs
         if capabilities and "xms_cc" in self.optional_claims(resource):

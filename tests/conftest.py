@@ -142,6 +142,16 @@ class Control:
         """Set the access-token optional claims a registration requests (e.g. ["idtyp"]) until the next reset."""
         return self._post(f"/registrations/{registration}", {"optional_claims": claims})
 
+    def group_membership_claims(self, registration: str, value: str) -> dict:
+        """Set a registration's groupMembershipClaims (None, SecurityGroup, All, ApplicationGroup) until the next reset."""
+        return self._post(f"/registrations/{registration}/group-membership-claims", {"value": value})
+
+    def membership(self, group: str, *, user: str | None = None, member_group: str | None = None,
+                   present: bool = True) -> dict:
+        """Add (or with present=False remove) a user or a nested group as a member of ``group`` until the next reset."""
+        member = {"user": user} if user is not None else {"group": member_group}
+        return self._post(f"/groups/{group}/members", {**member, "remove": not present})
+
     def set_roles(self, user: str, roles: list[str]) -> dict:
         resp = self.http.put(f"{self.base}/users/{user}/roles", json={"roles": roles})
         assert resp.status_code == 200, resp.text

@@ -63,7 +63,7 @@ def test_unmodified_msal_fails_on_such_an_answer_with_a_bare_json_error(emulator
 
 
 @pytest.mark.parametrize(("body", "problem"), [
-    ({"endpoint": "jwks", "body": "html"}, "a 'html' body is a 'fail' fault of ['msi', 'token']"),
+    ({"endpoint": "jwks", "body": "html"}, "a 'html' body is a 'fail' fault of ['graph', 'msi', 'token']"),
     ({"endpoint": "token", "body": "html", "mode": "slow"}, "a 'html' body is a 'fail' fault"),
     ({"endpoint": "token", "body": "xml"}, "body must be one of"),
     ({"endpoint": "token", "status": 200}, "status must be 400-599"),
