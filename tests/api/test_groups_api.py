@@ -143,6 +143,23 @@ def test_a_forged_groups_claim_grants_nothing(api, tokens, rogue_key, resign):
     assert api.get(TENANT_VIEW, headers=bearer(signed)).status_code == 200
 
 
+@pytest.mark.parametrize("names, overage", [
+    pytest.param({"groups": "src1"}, True, id="the-marker"),
+    pytest.param('{"groups": "src1"}', True, id="the-marker-as-json-text"),
+    pytest.param({"src1": "groups"}, False, id="groups-only-as-a-value"),
+    pytest.param({"groupsx": "src1"}, False, id="a-longer-name"),
+    pytest.param('"groups"', False, id="a-json-string"),
+])
+def test_the_overage_marker_is_parsed_never_matched_as_text(api, tokens, control, resign, names, overage):
+    """Nestor's claims with only ``_claim_names`` changed (signed by the identity provider): Graph is asked
+    exactly when the parsed marker names ``groups``; otherwise the token's (absent) groups count."""
+    claims = {**claims_of(tokens.sign_in(NESTOR)["access_token"]), "_claim_names": names}
+    since = control.last_seq()
+    answer = api.get(TENANT_VIEW, headers=bearer(resign(claims)))
+    assert answer.status_code == (200 if overage else 403)
+    assert len(membership_lookups(control, since)) == (1 if overage else 0)
+
+
 def test_a_removed_membership_counts_from_the_next_token(api, tokens, control):
     old = tokens.sign_in(GRACE)["access_token"]
     control.membership(ORDERS_APPROVERS, user=GRACE, present=False)
