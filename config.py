@@ -575,7 +575,7 @@ def _group_roles_item(settings: Mapping) -> PostureItem:
         return OK, "GROUP_ROLES", "no group mapped: roles come from the roles claim only"
     graph = str(settings.get("GRAPH_API_BASE_URL") or "").rstrip("/")
     return OK, "GROUP_ROLES", (f"{len(group_roles)} group(s) mapped: {describe_group_roles(group_roles)}; a groups "
-                               f"overage is resolved by POST {graph}/{MEMBER_OBJECTS_PATH} (delegated "
+                               f"overage is resolved by POST {graph}/{MEMBER_OBJECTS_PATH} (permission "
                                f"{MEMBERSHIP_PERMISSION})")
 
 

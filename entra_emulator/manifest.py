@@ -146,6 +146,9 @@ class Group:
     members: tuple[str, ...] = ()
     member_groups: tuple[str, ...] = ()
     assigned_to: tuple[str, ...] = ()  # registration keys the group is assigned to
+    # The roles the *app* gives this group's members (its GROUP_ROLES setting, which the export
+    # prints): no Entra property, and nothing the emulator puts in a token.
+    app_group_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -385,7 +388,8 @@ def load_manifest(
 
 def _group(raw: dict) -> Group:
     return Group(
-        **{k: v for k, v in raw.items() if k not in ("members", "member_groups", "assigned_to")},
+        **{k: v for k, v in raw.items() if k not in ("members", "member_groups", "assigned_to", "app_group_roles")},
+        app_group_roles=tuple(raw.get("app_group_roles", [])),
         members=tuple(raw.get("members", [])),
         member_groups=tuple(raw.get("member_groups", [])),
         assigned_to=tuple(raw.get("assigned_to", [])),
