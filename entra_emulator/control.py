@@ -285,7 +285,7 @@ def list_groups():
     directory = emu.issuer.groups
     return jsonify({"groups": [
         {"key": grp.key, "id": grp.id, "display_name": grp.display_name, "tenant": grp.tenant,
-         "security_enabled": grp.security_enabled, "assigned_to": list(grp.assigned_to),
+         "security_enabled": grp.security_enabled, "assigned_to": list(grp.assigned_to), "app_group_roles": list(grp.app_group_roles),
          "members": sorted(directory.members(grp))}
         for grp in emu.manifest.groups
     ]})

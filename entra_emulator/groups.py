@@ -32,7 +32,6 @@ class GroupDirectory:
     def __init__(self, manifest: Manifest, state: EmulatorState):
         self.manifest = manifest
         self.state = state
-        self._by_id = {g.id: g for g in manifest.groups}
         # Members as object ids: users by oid, nested groups by group id.
         self._base: dict[str, set[str]] = {}
         for g in manifest.groups:
@@ -42,24 +41,28 @@ class GroupDirectory:
 
     def members(self, group: Group) -> set[str]:
         """Direct members' object ids (users and groups), runtime changes applied."""
-        members = set(self._base.get(group.id, set()))
+        return self._memberships()[group.id]
+
+    def _memberships(self) -> dict[str, set[str]]:
+        """Every group's direct members now: the manifest's, with the test's changes applied."""
+        members = {group_id: set(ids) for group_id, ids in self._base.items()}
         with self.state.lock:
-            changes = dict(self.state.membership_changes)
-        for (group_id, member_id), present in changes.items():
-            if group_id == group.id:
-                (members.add if present else members.discard)(member_id)
+            changes = list(self.state.membership_changes.items())
+        for (group_id, member_id), present in changes:
+            (members[group_id].add if present else members[group_id].discard)(member_id)
         return members
 
     def direct_groups(self, object_id: str) -> list[Group]:
         """Groups the user or group is a direct member of, in manifest order."""
-        return [g for g in self.manifest.groups if object_id in self.members(g)]
+        memberships = self._memberships()
+        return [g for g in self.manifest.groups if object_id in memberships[g.id]]
 
     def transitive_groups(self, object_id: str) -> list[Group]:
         """Every group reached through membership, nested ones included, each once (cycles end)."""
         parents: dict[str, list[str]] = {}
-        for g in self.manifest.groups:
-            for member in self.members(g):
-                parents.setdefault(member, []).append(g.id)
+        for group_id, members in self._memberships().items():
+            for member in members:
+                parents.setdefault(member, []).append(group_id)
         reached: set[str] = set()
         frontier = [object_id]
         while frontier:

@@ -417,6 +417,9 @@ def _check_groups(m: Manifest, problems: list[str]) -> None:
         for key in g.assigned_to:
             if key not in reg_keys:
                 problems.append(f"group {g.key}: assigned to unknown registration {key!r}")
+        for role in g.app_group_roles:
+            if not any(role in r.role_values("User") for r in m.registrations):
+                problems.append(f"group {g.key}: app_group_roles {role!r} is no user role of any registration")
     for r in m.registrations:
         if r.group_membership_claims.lower() not in {v.lower() for v in GROUP_MEMBERSHIP_CLAIMS}:
             problems.append(f"registration {r.key}: group_membership_claims must be one of {GROUP_MEMBERSHIP_CLAIMS}")
