@@ -82,6 +82,9 @@ def test_the_overage_caller_gets_in_through_graph_once_per_token(api, tokens, co
     [name] = redis_client.keys("groups:api:*")
     assert marker["oid"].encode() not in name and ORDERS_APPROVERS.encode() not in redis_client.get(name)
     assert 0 < redis_client.ttl(name) <= marker["exp"] - time.time() + 1
+    # Opened by the app: only the mapped group, not his 249 others.
+    memberships = api.application.extensions["entra_auth"].api.memberships
+    assert memberships.get(marker["tid"], marker["oid"], first) == {ORDERS_APPROVERS}
     # A new token is a new resolution.
     second = tokens.sign_in(NESTOR)["access_token"]
     assert api.get(TENANT_VIEW, headers=bearer(second)).status_code == 200
