@@ -86,6 +86,18 @@ def test_an_app_role_still_opens_admin_and_the_profile_says_so(live, new_browser
     assert "Orders.Admin" in profile.text and "assigned as an app role" in profile.text
 
 
+def test_an_id_token_with_the_group_but_a_bad_signature_grants_nothing(live, new_browser, control, redis_client):
+    """Grace's ID token carries the mapped group; signed wrongly it is refused, and with it the group."""
+    control.token_fault("bad_signature", token_type="id_token", client_id=WEB_CLIENT_ID)
+    grace = new_browser()
+    refused = grace.get(f"{live.url}/auth/login?next=/admin", as_user=GRACE)
+    assert refused.status_code == 400 and ADMIN_HEADING not in refused.text
+    assert not redis_client.keys("session:*")
+    assert admin_status(grace, live) == 302  # not signed in at all
+    # The fault was one-shot: the same user, signed in properly, is a member.
+    assert sign_in(new_browser(), live, GRACE, "/admin").status_code == 200
+
+
 def test_without_group_roles_a_group_grants_nothing(start_app, new_browser):
     """The map is what grants: the same member, the same tokens, no GROUP_ROLES: 403."""
     live = start_app(GROUP_ROLES="")
