@@ -21,6 +21,7 @@ from .groups_helpers import (
     PROJECT_TEAM_249,
     graph_token,
 )
+from .helpers import unverified
 
 MAIL_READ = "https://graph.microsoft.com/Mail.Read"
 
@@ -36,6 +37,7 @@ def _transitive(http, url: str, token: str):
 
 def test_get_member_objects_is_transitive_and_filters_security_groups(emulator, http, api_app):
     token = graph_token(emulator, http, api_app, NINA)
+    assert unverified(token)["ver"] == "1.0"  # Graph's tokens are v1.0, as the emulator already issued them
     resp = _member_objects(emulator, http, token, True)
     assert resp.status_code == 200, resp.text
     body = resp.json()
