@@ -21,7 +21,7 @@ from werkzeug.local import LocalProxy
 from .errors import InteractionRequired
 from .flask_ext import entra_state
 from .flask_groups import kept_group_claims, signed_in_roles
-from .group_roles import EffectiveRoles
+from .group_roles import EffectiveRoles, app_roles_in
 
 # The ID-token claims kept in the session: what pages show and authorization uses.
 SESSION_CLAIMS = ("name", "preferred_username", "oid", "tid", "sub", "roles", "iss", "aud", "iat", "nbf", "exp",
@@ -105,7 +105,8 @@ def roles_required(*roles: str) -> Callable:
         @login_required
         def wrapper(*args, **kwargs):
             user = _load_user()
-            if user is None or not user.roles & set(roles):
+            # The token's own app roles first: an app-role holder never waits on Graph for a group's role.
+            if user is None or not (app_roles_in(user.claims) & set(roles) or user.roles & set(roles)):
                 abort(403, f"This page needs the {' or '.join(roles)} role.")
             return view(*args, **kwargs)
 

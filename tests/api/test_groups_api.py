@@ -180,6 +180,18 @@ def test_a_removed_membership_of_an_overage_caller_counts_from_the_next_token(ap
     assert api.get(TENANT_VIEW, headers=bearer(fresh)).status_code == 403
 
 
+def test_an_app_role_holder_with_an_overage_does_not_wait_on_graph(api, tokens, control):
+    control.settings(group_claim_limit=1)
+    control.membership("marketing", user="adele@contoso.example")
+    control.membership("eu-approvers", user="adele@contoso.example")
+    token = tokens.sign_in("adele@contoso.example")["access_token"]
+    assert "_claim_names" in claims_of(token) and "Orders.Admin" in claims_of(token)["roles"]
+    control.fault("graph", status=503)
+    since = control.last_seq()
+    assert api.get(TENANT_VIEW, headers=bearer(token)).status_code == 200
+    assert lookups_logged(control, since, 0, wait=0) == []
+
+
 def test_app_only_callers_are_untouched_by_groups(api, tokens, control):
     since = control.last_seq()
     answer = api.get("/api/orders", headers=bearer(tokens.daemon()))
