@@ -244,10 +244,11 @@ def test_graph_failures_answer_503_never_403_nor_access_and_recover(start_app, n
     assert recovered.status_code == 200 and ADMIN_HEADING in recovered.text
 
 
-def test_graph_refusing_the_token_is_a_configuration_page(live, new_browser, control, caplog):
+@pytest.mark.parametrize("status", [401, 403])
+def test_graph_refusing_the_token_is_a_configuration_page(live, new_browser, control, caplog, status):
     nestor = new_browser()
     sign_in(nestor, live, NESTOR)
-    control.fault("graph", status=403, body="graph")
+    control.fault("graph", status=status, body="graph")
     with caplog.at_level("ERROR", logger="entra_auth.group_membership"):
         refused = nestor.http.get(f"{live.url}/admin", allow_redirects=False)
     assert refused.status_code == 403 and ADMIN_HEADING not in refused.text
