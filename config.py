@@ -34,6 +34,8 @@ DEV_API_CLIENT_ID = "6b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
 DEV_DAEMON_CLIENT_ID = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716"
 DEV_SPA_CLIENT_ID = "f1e2d3c4-b5a6-4978-8a69-5b4c3d2e1f00"  # "Orders SPA": a public client, spa redirect URIs
 DEV_EMULATOR_URL = "https://127.0.0.1:5443"
+# The manifest's Orders-Approvers security group (members, nested ones included, see the admin pages).
+DEV_ORDERS_APPROVERS_GROUP_ID = "f0000006-0000-4000-8000-000000000001"
 
 ENVIRONMENTS = ("development", "testing", "production")
 
@@ -108,6 +110,11 @@ class BaseConfig:
     DOWNSTREAM_API_BASE_URL = "https://graph.microsoft.com/v1.0"
     DOWNSTREAM_API_SCOPES = ["https://graph.microsoft.com/User.Read"]
 
+    # Security groups as roles (README "Groups"): JSON text {"<group object id>": "Orders.Admin", ...}
+    # (or a list of roles per group), checked at start-up; Microsoft Graph answers a groups overage.
+    GROUP_ROLES: str | dict = ""
+    GRAPH_API_BASE_URL = "https://graph.microsoft.com/v1.0"
+
     REDIS_URL: str | None = None
     # Production refuses a REDIS_URL that crosses the network in clear (not rediss://, not loopback,
     # not a Unix socket) unless this says the network is private (README: "Redis over plain TCP").
@@ -165,6 +172,8 @@ class DevelopmentConfig(BaseConfig):
     SPA_CLIENT_ID = DEV_SPA_CLIENT_ID
     DAEMON_CLIENT_CERTIFICATE_PATH = str(EMULATOR_STATE / "credentials" / "daemon.pem")
     DOWNSTREAM_API_BASE_URL = f"{DEV_EMULATOR_URL}/v1.0"
+    GRAPH_API_BASE_URL = f"{DEV_EMULATOR_URL}/v1.0"
+    GROUP_ROLES = f'{{"{DEV_ORDERS_APPROVERS_GROUP_ID}": "Orders.Admin"}}'
     # ./run serves plain http://localhost: a __Host- cookie needs Secure, which
     # Safari and HTTP clients do not send over plain HTTP. The sign-in cookie
     # stays Secure (SameSite=None requires it; browsers accept it on localhost).
@@ -214,6 +223,8 @@ _STRINGS = (
     "DAEMON_CLIENT_CREDENTIALS",
     "AZURE_FEDERATED_TOKEN_FILE",
     "DOWNSTREAM_API_BASE_URL",
+    "GRAPH_API_BASE_URL",
+    "GROUP_ROLES",
     "REDIS_URL",
     "PUBLIC_BASE_URL",
     "LOG_FORMAT",
@@ -587,7 +598,8 @@ def posture(settings: Mapping, *, repo_root: Path | None = None) -> list[Posture
         report.append(_sign_in_rate_limit_item(settings.get("SIGNIN_RATE_LIMIT")))
     if "api" in blueprints:
         report.append(_cors_origins_item(settings.get("API_CORS_ORIGINS") or [], production))
-    for name in ("API_BASE_URL", "DOWNSTREAM_API_BASE_URL", "SPA_API_BASE_URL"):
+    report.append(_group_roles_item(settings))
+    for name in ("API_BASE_URL", "DOWNSTREAM_API_BASE_URL", "SPA_API_BASE_URL", "GRAPH_API_BASE_URL"):
         url = settings.get(name)
         if url and not str(url).startswith("https://") and not _is_local_url(str(url)):
             production_rule(name, f"{name} must be https:// (bearer tokens would cross the network in clear text)", "")
@@ -692,6 +704,24 @@ def _is_origin(value: str) -> bool:
         return False
     return (parts.scheme in ("https", "http") and bool(parts.hostname) and not parts.username
             and f"{parts.scheme}://{parts.netloc}" == value)
+
+
+def _group_roles_item(settings: Mapping) -> PostureItem:
+    """GROUP_ROLES parsed as the app will use it (a malformed map fails everywhere: it would decide access),
+    with the mapped groups and where a groups overage is resolved."""
+    from entra_auth.group_membership import MEMBER_OBJECTS_PATH, MEMBERSHIP_PERMISSION
+    from entra_auth.group_roles import GroupRolesError, describe_group_roles, parse_group_roles
+
+    try:
+        group_roles = parse_group_roles(settings.get("GROUP_ROLES"))
+    except GroupRolesError as exc:
+        return FAIL, "GROUP_ROLES", str(exc)
+    if not group_roles:
+        return OK, "GROUP_ROLES", "no group mapped: roles come from the roles claim only"
+    graph = str(settings.get("GRAPH_API_BASE_URL") or "").rstrip("/")
+    return OK, "GROUP_ROLES", (f"{len(group_roles)} group(s) mapped: {describe_group_roles(group_roles)}; a groups "
+                               f"overage is resolved by POST {graph}/{MEMBER_OBJECTS_PATH} (permission "
+                               f"{MEMBERSHIP_PERMISSION})")
 
 
 def _credential_item(tier: str, prefix: str, settings: Mapping, files: list[tuple[str, str]]) -> PostureItem:

@@ -87,6 +87,8 @@ def export_registrations(
         {"applications": [<POST /v1.0/applications body>, ...],   # resources first
          "federatedIdentityCredentials": {<displayName>: [<body>, ...]},
          "placeholders": {"{api-app-id}": {...how to fill it...}, ...},
+         "groups": [<POST /v1.0/groups body of a group the app maps to roles>, ...],
+         "appSettings": {"GROUP_ROLES": "<the JSON setting, group ids as placeholders>"},
          "notes": ["1. ...", ...]}
 
     Raises ``ValueError`` (``ManifestError`` included) for an unusable URL or
@@ -121,8 +123,30 @@ def export_registrations(
 
     doc: dict[str, Any] = {"applications": applications, "federatedIdentityCredentials": credentials}
     doc["placeholders"] = _describe_placeholders(doc, manifest, placeholders, subjects, authority_host)
+    doc["groups"], doc["appSettings"] = _mapped_groups(manifest)
     doc["notes"] = _notes(manifest, exported, bases, authority_host)
     return doc
+
+
+def _group_placeholder(group) -> str:
+    return f"{{{group.key}-group-id}}"
+
+
+def _mapped_groups(manifest: Manifest) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The groups the app gives roles (``app_group_roles`` in the manifest) as Graph ``group`` bodies, and the
+    ``GROUP_ROLES`` setting that maps them, with each group id a placeholder (Entra assigns object ids)."""
+    mapped = [g for g in manifest.groups if g.app_group_roles]
+    bodies = [{
+        "displayName": g.display_name,
+        "description": f"Members get the {', '.join(g.app_group_roles)} role(s) of the Orders app (its GROUP_ROLES).",
+        # https://learn.microsoft.com/graph/api/group-post-groups: a security group is mailEnabled false.
+        "mailEnabled": g.mail_enabled,
+        "mailNickname": re.sub(r"[^A-Za-z0-9]", "", g.display_name) or g.key,
+        "securityEnabled": g.security_enabled,
+    } for g in mapped]
+    settings = {"GROUP_ROLES": json.dumps({_group_placeholder(g): (g.app_group_roles[0] if len(g.app_group_roles) == 1
+                                                                  else list(g.app_group_roles)) for g in mapped})}
+    return bodies, settings if mapped else {}
 
 
 def normalise_base_urls(app_base_urls: list[str] | tuple[str, ...]) -> list[str]:
@@ -154,6 +178,9 @@ def normalise_base_urls(app_base_urls: list[str] | tuple[str, ...]) -> list[str]
 def _application_body(manifest: Manifest, reg: Registration, placeholders: dict[str, str]) -> dict[str, Any]:
     """The POST /applications body of one registration (Graph v1.0 ``application``)."""
     body: dict[str, Any] = {"displayName": reg.display_name, "signInAudience": reg.sign_in_audience}
+    if reg.group_membership_claims.lower() != "none":
+        # The groups claim in this app's tokens (ID tokens as a client, access tokens as a resource).
+        body["groupMembershipClaims"] = reg.group_membership_claims
     if reg.identifier_uris:
         # appId is assigned by Entra on creation; the emulator's client id is local.
         body["identifierUris"] = [u.replace(reg.client_id, placeholders[reg.key]) for u in reg.identifier_uris]
@@ -426,6 +453,19 @@ def _notes(
             "Users are emulator fixtures and are not exported: assign people to the user app roles "
             f"({', '.join(user_roles)}) under Enterprise applications > Users and groups, on each application "
             "whose tokens must carry them."
+        )
+    mapped = [g for g in manifest.groups if g.app_group_roles]
+    if mapped:
+        with_claims = [f"{r.display_name} ({r.group_membership_claims})" for r in exported
+                       if r.group_membership_claims.lower() != "none"]
+        notes.append(
+            "Groups: " + (f"groupMembershipClaims is set on {', '.join(with_claims)}, so their tokens carry the "
+                          "user's transitive security-group ids (or, past 200, the overage marker the app resolves "
+                          "through Microsoft Graph with User.Read). " if with_claims else "")
+            + f"Create each body of 'groups' with POST https://graph.microsoft.com/v1.0/groups (or use groups you "
+            f"have), add their members, and set the app's GROUP_ROLES to 'appSettings.GROUP_ROLES' with "
+            + ", ".join(f"{_group_placeholder(g)} replaced by the object id of {g.display_name!r}" for g in mapped)
+            + ". Members are emulator fixtures and are not exported."
         )
     web_apps = [r for r in exported if r.front_channel_logout_url]
     if len(bases) > 1 and web_apps:

@@ -12,6 +12,8 @@ EXPLANATIONS: dict[str, str] = {
     "tid": "Your organization's tenant id. Orders never cross from one tenant to another.",
     "sub": "A pairwise id: unique to you and this app only, so other apps cannot correlate you with it.",
     "roles": "App roles your administrator assigned to you for this app. They decide, for example, who sees the admin page.",
+    "groups": "Your security groups that this app maps to roles (only those are kept; Entra sends their object ids).",
+    "_claim_names": "You are in more groups than a token can carry (overage): the app asks Microsoft Graph instead.",
     "iss": "Who issued the token: Microsoft Entra ID, for your tenant. The app checks it exactly.",
     "aud": "Who the token is for: this app's client id. A token meant for another app is refused.",
     "iat": "When the token was issued.",

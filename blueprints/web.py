@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from entra_auth.errors import DownstreamUnavailable, InteractionRequired
 from entra_auth.flask_ext import entra_state
 from entra_auth.flask_web import access_token_for, current_user, login_required, roles_required
+from entra_auth.group_membership import GraphPermissionMissing, MembershipUnavailable
 
 from .auth import DRAFT_PREFIX
 from .claims_explained import explain_claims
@@ -61,9 +62,17 @@ def profile():
     except DownstreamUnavailable:
         # The rest of the page still renders: only this panel depends on the downstream.
         downstream_error = "The directory profile service is unavailable right now. Try again in a moment."
+    roles, roles_error = None, None
+    try:
+        roles = current_user.effective_roles
+    except MembershipUnavailable:
+        roles_error = "Your group memberships cannot be checked right now. Try again in a moment."
+    except GraphPermissionMissing as exc:
+        roles_error = f"Your group memberships cannot be read: the app lacks the permission {exc.permission}."
     customer = customer_tenant()
     return render_template("profile.html", claims=explain_claims(current_user.claims, customer=customer),
-                           downstream=downstream, downstream_error=downstream_error, customer=customer)
+                           downstream=downstream, downstream_error=downstream_error, customer=customer,
+                           roles=roles, roles_error=roles_error)
 
 
 @bp.app_context_processor

@@ -28,6 +28,7 @@ from entra_auth.errors import (
 )
 from entra_auth.flask_ext import entra_state
 from entra_auth.flask_web import current_path
+from entra_auth.group_membership import MembershipUnavailable
 from entra_auth.token_cache import TokenCacheBusy
 
 from .auth import CLAIMS_LOOP_WINDOW_SECONDS, begin_sign_in
@@ -138,6 +139,14 @@ def register(app: Flask) -> None:
         log.error("%s (request_id=%s)", exc.reason, g.get("request_id"))
         return page("The orders service is unavailable",
                     "The orders service cannot be reached right now. Please try again in a moment.", 503, retry_after=5)
+
+    @app.errorhandler(MembershipUnavailable)
+    def _membership_unknown(exc: MembershipUnavailable):
+        # Fail closed: not knowing the user's groups is an outage, never "not a member" (nor "a member").
+        log.error("%s (request_id=%s)", exc.reason, g.get("request_id"))
+        return page("Your access cannot be checked right now",
+                    "The directory service that tells which groups you belong to is unavailable. "
+                    "Nothing was changed: please try again in a moment.", 503, retry_after=5)
 
     @app.errorhandler(SessionStoreUnavailable)
     @app.errorhandler(redis.RedisError)

@@ -9,7 +9,7 @@ Nothing here talks to the network or Redis at start-up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 import requests
@@ -19,6 +19,9 @@ from .authorities import Authority, IssuerRule
 from .credential_refusals import RefusalRecord
 from .credentials import ClientCredential, parse_client_credentials
 from .flask_sessions import EntraSessionInterface
+from .group_cache import MembershipCache
+from .group_membership import GraphGroups
+from .group_roles import GroupRoles, parse_group_roles
 from .http import build_http_session
 from .id_tokens import IdTokenValidator
 from .jwks import JwksCache
@@ -57,6 +60,7 @@ class ApiState:
     credential: ClientCredential  # the API's own, for on-behalf-of
     downstream: ProtectedApi
     downstream_scopes: list[str]
+    memberships: MembershipCache  # groups resolved through Graph, per caller and token
 
 
 @dataclass
@@ -72,6 +76,8 @@ class EntraState:
     record_keys: list[str]  # TOKEN_CACHE_KEYS: also seal sessions and sign-in flows (sealed_records.py)
     issuers: IssuerRule | None = None  # the v2.0 issuer of the authority's discovery, checked against its kind
     allowed_client_apps: frozenset[str] | None = None
+    group_roles: GroupRoles = field(default_factory=dict)  # GROUP_ROLES: group object id -> this app's roles
+    graph_groups: GraphGroups | None = None  # where a groups overage is resolved (GRAPH_API_BASE_URL)
     web: WebState | None = None
     api: ApiState | None = None
 
@@ -101,6 +107,8 @@ def init_app(app: Flask, redis_url: str, token_cache_keys: list[str]) -> EntraSt
         record_keys=list(token_cache_keys),
         issuers=issuers,
         allowed_client_apps=frozenset(cfg["API_ALLOWED_CLIENT_APPS"]) if cfg.get("API_ALLOWED_CLIENT_APPS") else None,
+        group_roles=parse_group_roles(cfg.get("GROUP_ROLES")),
+        graph_groups=GraphGroups(cfg["GRAPH_API_BASE_URL"], http),
     )
     if "web" in cfg["ENABLED_BLUEPRINTS"]:
         state.web = _init_web(app, state)
@@ -156,6 +164,7 @@ def _init_api(app: Flask, state: EntraState) -> ApiState:
         credential=credential,
         downstream=ProtectedApi(cfg["DOWNSTREAM_API_BASE_URL"], state.http, name="the downstream API"),
         downstream_scopes=list(cfg["DOWNSTREAM_API_SCOPES"]),
+        memberships=MembershipCache(state.redis, RecordSealer(state.record_keys, "groups")),
     )
 
 

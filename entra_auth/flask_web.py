@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from flask import abort, g, request, session
@@ -20,6 +20,8 @@ from werkzeug.local import LocalProxy
 
 from .errors import InteractionRequired
 from .flask_ext import entra_state
+from .flask_groups import kept_group_claims, signed_in_roles
+from .group_roles import EffectiveRoles, app_roles_in
 
 # The ID-token claims kept in the session: what pages show and authorization uses.
 SESSION_CLAIMS = ("name", "preferred_username", "oid", "tid", "sub", "roles", "iss", "aud", "iat", "nbf", "exp",
@@ -30,7 +32,25 @@ SESSION_CLAIMS = ("name", "preferred_username", "oid", "tid", "sub", "roles", "i
 class SignedInUser:
     claims: dict
     partition: str
-    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def effective_roles(self) -> EffectiveRoles:
+        """App roles from the ID token plus the roles of mapped groups (Graph asked once per session
+        on a groups overage; its failures raise, so no decision is made without it)."""
+        if "entra_effective_roles" not in g:
+            g.entra_effective_roles = signed_in_roles(self.claims, access_token_for)
+        return g.entra_effective_roles
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.effective_roles.all
+
+    @property
+    def roles_known(self) -> frozenset[str]:
+        """The roles known without asking Graph: for links in the page's navigation, never for access."""
+        if "entra_effective_roles" in g:
+            return g.entra_effective_roles.all
+        return signed_in_roles(self.claims, access_token_for, resolve=False).all
 
     @property
     def name(self) -> str:
@@ -50,10 +70,7 @@ def _load_user() -> SignedInUser | None:
         claims = session.get("claims")
         partition = session.get("partition")
         if isinstance(claims, dict) and isinstance(partition, str):
-            roles = claims.get("roles")
-            g.entra_user = SignedInUser(claims, partition,
-                                        frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list)
-                                        else frozenset())
+            g.entra_user = SignedInUser(claims, partition)
         else:
             g.entra_user = None
     return g.entra_user
@@ -63,7 +80,8 @@ current_user: SignedInUser | None = LocalProxy(_load_user)  # type: ignore[assig
 
 
 def kept_claims(claims: dict) -> dict:
-    return {k: claims[k] for k in SESSION_CLAIMS if k in claims}
+    """The claims the session keeps: ``SESSION_CLAIMS``, and of ``groups`` only the ids ``GROUP_ROLES`` maps."""
+    return {**{k: claims[k] for k in SESSION_CLAIMS if k in claims}, **kept_group_claims(claims)}
 
 
 def login_required(view: Callable) -> Callable:
@@ -79,14 +97,16 @@ def login_required(view: Callable) -> Callable:
 
 
 def roles_required(*roles: str) -> Callable:
-    """Signed-in users holding at least one of ``roles`` (Entra app roles of the ID token); 403 otherwise."""
+    """Signed-in users holding at least one of ``roles`` (app roles of the ID token, or roles of their mapped
+    groups); 403 otherwise. A membership Graph cannot tell answers 503, never 403."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         @login_required
         def wrapper(*args, **kwargs):
             user = _load_user()
-            if user is None or not user.roles & set(roles):
+            # The token's own app roles first: an app-role holder never waits on Graph for a group's role.
+            if user is None or not (app_roles_in(user.claims) & set(roles) or user.roles & set(roles)):
                 abort(403, f"This page needs the {' or '.join(roles)} role.")
             return view(*args, **kwargs)
 
@@ -110,6 +130,7 @@ def access_token_for(scopes: list[str]) -> str:
     if acquired.refreshed_claims is not None:
         session["claims"] = kept_claims(acquired.refreshed_claims)
         g.pop("entra_user", None)
+        g.pop("entra_effective_roles", None)
     return acquired.access_token
 
 

@@ -238,6 +238,7 @@ def app_settings(emulator, redis_url: str, **overrides) -> dict:
         "API_CLIENT_CERTIFICATE_PATH": str(creds["orders-api"].path),
         "DAEMON_CLIENT_CERTIFICATE_PATH": str(creds["daemon"].path),
         "DOWNSTREAM_API_BASE_URL": f"{emulator.url}/v1.0",
+        "GRAPH_API_BASE_URL": f"{emulator.url}/v1.0",
         "REDIS_URL": redis_url,
         "TOKEN_CACHE_KEYS": [TEST_TOKEN_CACHE_KEY],
         **overrides,

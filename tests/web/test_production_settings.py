@@ -76,6 +76,7 @@ def production_environment(emulator, redis_url: str, public_base_url: str, **ext
         "ENTRA_AUTHORITY_HOST": emulator.url,
         "ENTRA_CA_BUNDLE": str(emulator.ca_path),
         "DOWNSTREAM_API_BASE_URL": f"{emulator.url}/v1.0",
+        "GRAPH_API_BASE_URL": f"{emulator.url}/v1.0",
         **extra,
     }
 
@@ -185,6 +186,8 @@ KNOWN_DIFFERENCES = {
     "DAEMON_CLIENT_CERTIFICATE_PATH": "the emulator's generated certificate",
     "DOWNSTREAM_API_BASE_URL": "the emulator's Graph-like /v1.0",
     "SPA_CLIENT_ID": "the emulator's SPA registration (serves /spa/); production sets its own or has no /spa/",
+    "GRAPH_API_BASE_URL": "the emulator's Graph-like /v1.0 (group overage lookups)",
+    "GROUP_ROLES": "the emulator's Orders-Approvers group as Orders.Admin; production maps its own groups",
     "SESSION_COOKIE_SECURE": "development serves plain http://localhost (testing is Secure, as production)",
     "SESSION_COOKIE_NAME": "a __Host- name needs Secure (testing uses production's)",
     "LOG_FORMAT": "readable text on a laptop; none under pytest",
