@@ -15,6 +15,7 @@ import uuid
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 
 from .core import Emulator
+from .discovery import openid_configuration
 from .manifest import Tenant, User
 from .protocol import OAuthError
 
@@ -134,32 +135,7 @@ def external_discovery(emu: Emulator, segment: str, tenant: Tenant) -> dict:
     and a ``jwks_uri`` whose keys are not the workforce ones. The endpoints are on the authority's
     host, the one MSAL resolves (the issuer's host does not resolve on loopback).
     """
-    base = f"{emu.external.authority_url}/{segment}"
-    return {
-        "token_endpoint": f"{base}/oauth2/v2.0/token",
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "jwks_uri": f"{base}/discovery/v2.0/keys",
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": emu.issuer.issuer(tenant.id),
-        "request_uri_parameter_supported": False,
-        "userinfo_endpoint": f"{emu.external.authority_url}/oidc/userinfo",
-        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-        "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-        "http_logout_supported": True,
-        "frontchannel_logout_supported": True,
-        "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-        "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
-            "ver", "at_hash", "c_hash", "email",
-        ],
-        "tenant_region_scope": "EU",
-        "cloud_instance_name": "entra-emulator.invalid",
-        "msgraph_host": "graph.microsoft.com",
-    }
+    return openid_configuration(emu.external.authority_url, segment, emu.issuer.issuer(tenant.id), workforce=False)
 
 
 def customer_profile(user: User, tenant: Tenant) -> dict:

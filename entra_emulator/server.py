@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from . import spa
 from .core import Emulator
 from .cors import add_cors_headers
+from .discovery import openid_configuration
 from .framing import deny_framing
 from .external_pages import customer_profile, external_discovery
 from .grants import handle_token_request
@@ -108,39 +109,8 @@ def create_emulator_app(emu: Emulator) -> Flask:
         tenant = emu.check_tenant_segment(segment, request.host)
         if tenant is not None and tenant.is_external:
             return jsonify(external_discovery(emu, segment, tenant))
-        base = f"{emu.authority_host}/{segment}"
         issuer = emu.issuer.issuer(tenant.id if tenant else "{tenantid}")
-        return jsonify(
-            {
-                "token_endpoint": f"{base}/oauth2/v2.0/token",
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-                "jwks_uri": f"{base}/discovery/v2.0/keys",
-                "response_modes_supported": ["query", "fragment", "form_post"],
-                "subject_types_supported": ["pairwise"],
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-                "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                "issuer": issuer,
-                "request_uri_parameter_supported": False,
-                "userinfo_endpoint": f"{emu.authority_host}/oidc/userinfo",
-                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-                "http_logout_supported": True,
-                "frontchannel_logout_supported": True,
-                "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-                "claims_supported": [
-                    "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-                    "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
-                    "name", "tid", "ver", "at_hash", "c_hash", "email",
-                ],
-                "kerberos_endpoint": f"{base}/kerberos",
-                "tenant_region_scope": "EU",
-                "cloud_instance_name": "entra-emulator.invalid",
-                "cloud_graph_host_name": "graph.windows.net",
-                "msgraph_host": "graph.microsoft.com",
-                "rbac_url": "https://pas.windows.net",
-            }
-        )
+        return jsonify(openid_configuration(emu.authority_host, segment, issuer, workforce=True))
 
     @app.get("/<segment>/discovery/v2.0/keys")
     def jwks(segment: str):

@@ -7,6 +7,8 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,17 +46,12 @@ def fresh_clone(tmp_path) -> Path:
     return clone
 
 
-def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
-    app_port, emulator_port, spa_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APP_ENV", "API_CORS_ORIGINS")}
-    proc = subprocess.Popen(
-        ["./run", "--port", str(app_port), "--emulator-port", str(emulator_port), "--spa-port", str(spa_port)],
-        cwd=fresh_clone,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+@contextmanager
+def running_stack(clone: Path, *arguments: str, drop_env: tuple[str, ...] = ()) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``./run *arguments`` in ``clone`` until its banner is printed; Ctrl-C (SIGINT) on the way out."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APP_ENV", *drop_env)}
+    proc = subprocess.Popen(["./run", *arguments], cwd=clone, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     banner: list[str] = []
     try:
         deadline = time.monotonic() + 90
@@ -65,7 +62,21 @@ def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
             banner.append(line)
             if "Ctrl-C stops everything" in line:
                 break
-        text = "".join(banner)
+        yield proc, "".join(banner)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        proc.stdout.close()
+
+
+def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
+    app_port, emulator_port, spa_port = free_port(), free_port(), free_port()
+    with running_stack(fresh_clone, "--port", str(app_port), "--emulator-port", str(emulator_port),
+                       "--spa-port", str(spa_port), drop_env=("API_CORS_ORIGINS",)) as (proc, text):
         assert f"http://localhost:{app_port}" in text, text
         assert "megan@contoso.example" in text and "adele@contoso.example" in text
         ca = fresh_clone / "instance" / "entra-emulator" / "ca.pem"
@@ -79,20 +90,12 @@ def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
         assert discovery["issuer"] == f"https://127.0.0.1:{emulator_port}/{HOME_TENANT_ID}/v2.0"
         assert requests.get(f"http://localhost:{app_port}/readyz", timeout=10).status_code == 200
         _check_the_single_page_client(text, app_port, spa_port)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        proc.stdout.close()
     assert proc.returncode == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://localhost:{app_port}/healthz", timeout=2)
     leftover = subprocess.run(["pgrep", "-f", f"--port {emulator_port}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
-    redis_url = re.search(r"redis://127\.0\.0\.1:\d+/0", "".join(banner)).group(0)
+    redis_url = re.search(r"redis://127\.0\.0\.1:\d+/0", text).group(0)
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
 
