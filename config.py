@@ -676,7 +676,8 @@ def _cors_origins_item(origins: list[str], production: bool) -> PostureItem:
     malformed = [o for o in origins if o != "*" and not _is_origin(o)]
     if malformed:
         return FAIL, "API_CORS_ORIGINS", (f"API_CORS_ORIGINS must list origins such as https://spa.example.com (scheme, "
-                                          f"host and port only), not {', '.join(repr(o[:60]) for o in malformed)}")
+                                          f"host and port only; no wildcards or patterns: list each origin), not "
+                                          f"{', '.join(repr(o[:60]) for o in malformed)}")
     if "*" in origins:
         message = "API_CORS_ORIGINS=* lets scripts of every site call the API: list the SPA's origins"
         return (FAIL, "API_CORS_ORIGINS", message) if production else (
@@ -684,13 +685,25 @@ def _cors_origins_item(origins: list[str], production: bool) -> PostureItem:
     return OK, "API_CORS_ORIGINS", ", ".join(origins)
 
 
+# A host name of an origin: DNS labels (letters, digits, hyphens) or an IP literal. Nothing else, because
+# flask-cors reads an entry holding one of *?$^[]()\\ as a regular expression and matches it as a *prefix*
+# ("https://*.contoso.com" would grant https://xcontoso.com.evil.example).
+_ORIGIN_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+
 def _is_origin(value: str) -> bool:
-    parts = urlsplit(value)
     try:
+        parts = urlsplit(value)
         parts.port
-    except ValueError:
+    except ValueError:  # a bad port, or "[...]" that is no IPv6 address
         return False
-    return (parts.scheme in ("https", "http") and bool(parts.hostname) and not parts.username
+    host = parts.hostname or ""
+    if not _ORIGIN_HOST.fullmatch(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+    return (parts.scheme in ("https", "http") and not parts.username
             and f"{parts.scheme}://{parts.netloc}" == value)
 
 
