@@ -682,6 +682,14 @@ def _cors_origins_item(origins: list[str], production: bool) -> PostureItem:
         message = "API_CORS_ORIGINS=* lets scripts of every site call the API: list the SPA's origins"
         return (FAIL, "API_CORS_ORIGINS", message) if production else (
             WARN, "API_CORS_ORIGINS", f"{message} (production refuses it)")
+    # A plain-http page is rewritten by anyone on its network path, whose script would then read what the
+    # page's token obtains; Entra registers no http redirect URI but localhost's either (reply-url restrictions).
+    in_clear = [o for o in origins if o.lower().startswith("http://") and not _is_local_url(o)]
+    if in_clear:
+        message = (f"API_CORS_ORIGINS lists {', '.join(in_clear)}: a SPA origin must be https:// (only loopback "
+                   "may be http://, as for Entra's redirect URIs)")
+        return (FAIL, "API_CORS_ORIGINS", message) if production else (
+            WARN, "API_CORS_ORIGINS", f"{message} (production refuses it)")
     return OK, "API_CORS_ORIGINS", ", ".join(origins)
 
 
