@@ -688,21 +688,42 @@ def _cors_origins_item(origins: list[str], production: bool) -> PostureItem:
     malformed = [o for o in origins if o != "*" and not _is_origin(o)]
     if malformed:
         return FAIL, "API_CORS_ORIGINS", (f"API_CORS_ORIGINS must list origins such as https://spa.example.com (scheme, "
-                                          f"host and port only), not {', '.join(repr(o[:60]) for o in malformed)}")
+                                          f"host and port only; no wildcards or patterns: list each origin), not "
+                                          f"{', '.join(repr(o[:60]) for o in malformed)}")
     if "*" in origins:
         message = "API_CORS_ORIGINS=* lets scripts of every site call the API: list the SPA's origins"
+        return (FAIL, "API_CORS_ORIGINS", message) if production else (
+            WARN, "API_CORS_ORIGINS", f"{message} (production refuses it)")
+    # A plain-http page is rewritten by anyone on its network path, whose script would then read what the
+    # page's token obtains; Entra registers no http redirect URI but localhost's either (reply-url restrictions).
+    in_clear = [o for o in origins if o.lower().startswith("http://") and not _is_local_url(o)]
+    if in_clear:
+        message = (f"API_CORS_ORIGINS lists {', '.join(in_clear)}: a SPA origin must be https:// (only loopback "
+                   "may be http://, as for Entra's redirect URIs)")
         return (FAIL, "API_CORS_ORIGINS", message) if production else (
             WARN, "API_CORS_ORIGINS", f"{message} (production refuses it)")
     return OK, "API_CORS_ORIGINS", ", ".join(origins)
 
 
+# A host name of an origin: DNS labels (letters, digits, hyphens) or an IP literal. Nothing else, because
+# flask-cors reads an entry holding one of *?$^[]()\\ as a regular expression and matches it as a *prefix*
+# ("https://*.contoso.com" would grant https://xcontoso.com.evil.example).
+_ORIGIN_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+
 def _is_origin(value: str) -> bool:
-    parts = urlsplit(value)
     try:
+        parts = urlsplit(value)
         parts.port
-    except ValueError:
+    except ValueError:  # a bad port, or "[...]" that is no IPv6 address
         return False
-    return (parts.scheme in ("https", "http") and bool(parts.hostname) and not parts.username
+    host = parts.hostname or ""
+    if not _ORIGIN_HOST.fullmatch(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+    return (parts.scheme in ("https", "http") and not parts.username
             and f"{parts.scheme}://{parts.netloc}" == value)
 
 

@@ -26,6 +26,7 @@ document by whoever fetched it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import threading
 from collections.abc import Callable, Collection
@@ -50,9 +51,18 @@ GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 
 def is_local_host(host: str) -> bool:
-    """Loopback names and addresses: the local emulator, never a production identity provider."""
+    """Loopback names and addresses: the local emulator, never a production identity provider.
+
+    Only what config.py's emulator rule also calls local (so production refuses it): ``localhost``,
+    ``*.localhost`` and loopback IP literals, never a DNS name that merely starts with ``127.``
+    (``127.0.0.1.nip.io`` is public DNS)."""
     host = host.lower().rstrip(".")
-    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost") or host.startswith("127.")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def kind_from_host(host: str) -> str | None:

@@ -18,6 +18,8 @@ browser is validated exactly as one from the web tier.
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask_cors import CORS
 
@@ -33,7 +35,7 @@ def init_app(app: Flask) -> None:
         return  # no CORS headers at all: same-origin callers need none
     CORS(
         app,
-        resources={r"/api/*": {"origins": origins}},
+        resources={r"/api/*": {"origins": [exact_origin(origin) for origin in origins]}},
         methods=["GET", "POST"],
         allow_headers=ALLOWED_HEADERS,
         expose_headers=EXPOSED_HEADERS,
@@ -41,3 +43,12 @@ def init_app(app: Flask) -> None:
         max_age=PREFLIGHT_MAX_AGE_SECONDS,
         vary_header=True,
     )
+
+
+def exact_origin(origin: str) -> str | re.Pattern:
+    """``origin`` as flask-cors must compare it: the whole text, ignoring case. flask-cors reads an entry
+    holding any of ``*?$^[]()\\`` as a regular expression matched as a *prefix* (``https://*.contoso.com``
+    would grant ``https://xcontoso.com.evil.example``; ``http://[::1]:5001`` is a character class), so each
+    origin goes in as an escaped, anchored pattern. ``*`` alone stays flask-cors' "any origin"
+    (development only: config.py refuses it in production)."""
+    return origin if origin == "*" else re.compile(re.escape(origin) + r"\Z", re.IGNORECASE)

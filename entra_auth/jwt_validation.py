@@ -255,6 +255,12 @@ class TokenValidator:
 
     def validate(self, token: str, *, nonce: str | None = None) -> ValidatedToken:
         validated = self.remembered.get(token, self.epoch())
+        if validated is not None and self.policy.issuers is not None:
+            # The discovery document as it is *now* (re-checked only when it changed: an identity
+            # comparison): one refreshed to an issuer the kind refuses raises here, and a new issuer
+            # ends the epoch, so nothing remembered outlives the document it was validated under.
+            self.policy.issuers.check()
+            validated = self.remembered.get(token, self.epoch())
         if validated is not None:
             self._check_lifetime(validated.claims)  # time moved on since
         else:
