@@ -657,6 +657,12 @@ def _authority_items(settings: Mapping, production_rule) -> list[PostureItem]:
         items.append((WARN, "ENTRA_AUTHORITY_KIND", f"ciam on {authority.hostname}, which is not ciamlogin.com: an "
                                                     "External ID custom URL domain? Set ENTRA_AUTHORITY_KIND=oidc "
                                                     "(and the authority to https://<domain>/<tenant id>/v2.0)"))
+    if authority.kind != WORKFORCE and settings.get("API_ACCEPT_V1_TOKENS"):
+        # A v1.0 token's issuer is the workforce https://sts.windows.net/<tid>/: External ID documents only its
+        # own v2.0 issuer, so accepting v1.0 would judge customers' tokens by a workforce rule.
+        production_rule("API_ACCEPT_V1_TOKENS",
+                        f"API_ACCEPT_V1_TOKENS=true with a {authority.kind} authority: v1.0 tokens carry the "
+                        "workforce issuer https://sts.windows.net/<tid>/, not External ID's; leave it off", "")
     tenants = list(settings.get("ENTRA_ALLOWED_TENANTS") or []) or [authority.tenant]
     shapes = "; ".join(authority.issuer_shapes())
     items.append((OK, "accepted issuer", f"the discovery document's issuer, when it has the {authority.kind} "

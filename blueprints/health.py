@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify
 
 from entra_auth import redis_client
 from entra_auth.credential_refusals import recent_refusals
-from entra_auth.errors import InvalidToken
+from entra_auth.errors import UntrustedDiscovery
 from entra_auth.flask_ext import entra_state
 from entra_auth.metadata import MetadataUnavailable
 
@@ -40,7 +40,7 @@ def readyz():
             state.issuers.check()
     except MetadataUnavailable:
         failing.append("identity provider")
-    except InvalidToken as exc:
+    except UntrustedDiscovery as exc:
         log.error("identity provider misconfigured: %s (%s, kind %s)", exc.reason,
                                  state.issuers.authority.url, state.issuers.authority.kind)
         failing.append("identity provider")

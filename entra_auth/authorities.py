@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .errors import InvalidToken
+from .errors import UntrustedDiscovery
 
 WORKFORCE, CIAM, OIDC = "workforce", "ciam", "oidc"
 KINDS = (WORKFORCE, CIAM, OIDC)
@@ -169,14 +169,14 @@ def _issuer_tenant(issuer: str, authority: Authority) -> str | None:
 
 def check_discovery_issuer(issuer: object, authority: Authority, allowed_tenants: Collection[str]) -> str:
     """The issuer template (``{tenantid}`` in place of the tenant) when ``issuer`` fits the authority's kind;
-    ``InvalidToken`` otherwise (a tampered or mismatched discovery document names an issuer we must not trust).
+    ``UntrustedDiscovery`` otherwise (a tampered or mismatched discovery document names an issuer we must not trust).
 
     A multi-tenant workforce authority answers the literal template
     ``{host}/{tenantid}/v2.0``; a specific tenant answers its GUID, which must be
     the configured tenant or an allowed one.
     """
     if not isinstance(issuer, str) or not issuer.isascii():
-        raise InvalidToken("discovery issuer does not match the configured authority")
+        raise UntrustedDiscovery("discovery issuer does not match the configured authority")
     tenant = _issuer_tenant(issuer, authority)
     allowed = {t.lower() for t in allowed_tenants}
     if tenant == TENANT_PLACEHOLDER:
@@ -184,7 +184,7 @@ def check_discovery_issuer(issuer: object, authority: Authority, allowed_tenants
     else:
         ok = tenant is not None and (tenant in allowed or tenant == authority.tenant.lower())
     if not ok:
-        raise InvalidToken("discovery issuer does not match the configured authority")
+        raise UntrustedDiscovery("discovery issuer does not match the configured authority")
     return issuer if tenant == TENANT_PLACEHOLDER else re.sub(re.escape(tenant), TENANT_PLACEHOLDER, issuer,
                                                               flags=re.IGNORECASE)
 
@@ -206,7 +206,7 @@ class IssuerRule:
         return self._checked[1] if self._checked else None
 
     def check(self) -> str:
-        """The current discovery document's issuer template; ``InvalidToken`` when it does not fit the kind."""
+        """The current discovery document's issuer template; ``UntrustedDiscovery`` when it does not fit the kind."""
         document = self._discovery()  # cached by its owner; MetadataUnavailable (503) when none is
         checked = self._checked
         if checked is None or checked[0] is not document:

@@ -27,6 +27,12 @@ class IdentityProviderUnavailable(EntraAuthError):
     """Metadata or signing keys cannot be loaded and none are cached: answer 503."""
 
 
+class UntrustedDiscovery(IdentityProviderUnavailable):
+    """The discovery document names an issuer the authority's kind does not allow. No token can be
+    judged against it, and the fault is the provider's or the configuration's, never the caller's
+    token: 503 (not 401, which would make clients drop good tokens), logged, /readyz failing."""
+
+
 class InteractionRequired(EntraAuthError):
     """The user must go through sign-in again: no cached account, an expired or
     revoked refresh token, a scope not yet consented (incremental consent), or a

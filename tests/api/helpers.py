@@ -122,6 +122,16 @@ def assert_invalid_token(resp, reason: str, token: str | None = None) -> dict:
     return body
 
 
+def assert_unavailable(resp, token: str | None = None) -> dict:
+    """503 with Retry-After: the fault is the identity provider's or the configuration's, not the caller's token
+    (no invalid_token challenge that would make a client drop a good token)."""
+    assert resp.status_code == 503, (resp.status_code, resp.data[:300])
+    assert resp.headers.get("Retry-After") and "WWW-Authenticate" not in resp.headers
+    body = _assert_json_without(resp, token)
+    assert body["error"] == "temporarily_unavailable"
+    return body
+
+
 def assert_insufficient_scope(resp, scope: str, reason: str, token: str | None = None) -> dict:
     assert resp.status_code == 403, (resp.status_code, resp.data[:300])
     challenges = resp.headers.get_all("WWW-Authenticate")

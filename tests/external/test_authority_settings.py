@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import config
 from app_commands.entra import check_command
 from entra_auth.authorities import Authority, check_discovery_issuer
-from entra_auth.errors import InvalidToken
+from entra_auth.errors import UntrustedDiscovery
 from tests.test_config import SAFE_PRODUCTION
 
 TID = "33333333-3333-4333-8333-333333333333"
@@ -67,6 +67,8 @@ def test_microsoft_identity_web_names_carry_over_and_the_flat_names_win():
     ({"AzureAd__Instance": "https://login.microsoftonline.com/", "AzureAd__TenantId": TID}, "name different authorities"),
     # Tokens carry the tenant's GUID: an authority named by domain needs the allow-list to say which.
     ({"ENTRA_ALLOWED_TENANTS": ""}, "ENTRA_TENANT_ID must be the tenant id"),
+    # v1.0 tokens carry the workforce issuer sts.windows.net: never for an External ID authority.
+    ({"API_ACCEPT_V1_TOKENS": "true"}, "API_ACCEPT_V1_TOKENS=true with a ciam authority"),
 ])
 def test_production_refuses_an_authority_whose_kind_its_host_contradicts(change, complaint):
     with pytest.raises(config.ConfigError, match=complaint):
@@ -134,7 +136,7 @@ def test_the_discovery_issuer_of_each_kind_is_accepted(authority, issuer):
     (CUSTOM, f"https://login.woodgrove.com/{OTHER}/v2.0"),
 ])
 def test_an_issuer_of_another_shape_or_tenant_is_refused(authority, issuer):
-    with pytest.raises(InvalidToken, match="discovery issuer"):
+    with pytest.raises(UntrustedDiscovery, match="discovery issuer"):
         check_discovery_issuer(issuer, authority, [TID])
 
 

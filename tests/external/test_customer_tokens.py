@@ -13,7 +13,7 @@ import pytest
 
 from app import create_app
 from localdev.external_tenant import CUSTOMERS_API_CLIENT_ID, CUSTOMERS_TENANT_ID, external_authority
-from tests.api.helpers import assert_invalid_token, bearer, claims_of, header_of, sign_rs256
+from tests.api.helpers import assert_invalid_token, assert_unavailable, bearer, claims_of, header_of, sign_rs256
 from tests.conftest import API_CLIENT_ID, API_SCOPE_READ, HOME_TENANT_ID, app_settings, sign_in_with_msal
 from tests.emulator.external_tenant import (
     AVERY,
@@ -155,16 +155,14 @@ def test_an_external_id_authority_whose_discovery_names_a_workforce_issuer_trust
     # kind ciam, but the discovery is a workforce tenant's: its issuer has the workforce shape.
     client = make_customers_app(ENTRA_AUTHORITY=f"{emulator.url}/{HOME_TENANT_ID}", ENTRA_AUTHORITY_KIND="ciam",
                                 ENTRA_ALLOWED_TENANTS=[HOME_TENANT_ID], API_CLIENT_ID=API_CLIENT_ID).test_client()
-    assert_invalid_token(client.get("/api/orders", headers=bearer(employee_token)),
-                         "discovery issuer does not match the configured authority", employee_token)
+    assert_unavailable(client.get("/api/orders", headers=bearer(employee_token)), employee_token)
 
 
 def test_a_workforce_authority_whose_discovery_names_an_external_id_issuer_trusts_nothing(
         make_customers_app, customer_token, emulator):
     client = make_customers_app(ENTRA_AUTHORITY=external_authority(emulator), ENTRA_AUTHORITY_KIND="workforce"
                                 ).test_client()
-    assert_invalid_token(client.get("/api/orders", headers=bearer(customer_token)),
-                         "discovery issuer does not match the configured authority", customer_token)
+    assert_unavailable(client.get("/api/orders", headers=bearer(customer_token)), customer_token)
 
 
 def test_readiness_fails_while_the_discovery_names_an_issuer_of_another_kind(make_customers_app, emulator):

@@ -13,7 +13,7 @@ import pytest
 
 import config
 from entra_auth.authorities import Authority, check_discovery_issuer, is_local_host
-from entra_auth.errors import InvalidToken
+from entra_auth.errors import UntrustedDiscovery
 from tests.external.test_authority_settings import CIAM_PRODUCTION, TID
 
 NOT_LOOPBACK_NAMES = ["127.0.0.1.nip.io", "127.example.com", "127.0.0.1.evil.example"]
@@ -22,7 +22,7 @@ NOT_LOOPBACK_NAMES = ["127.0.0.1.nip.io", "127.example.com", "127.0.0.1.evil.exa
 @pytest.mark.parametrize("host", NOT_LOOPBACK_NAMES)
 def test_a_name_that_merely_starts_with_127_gets_no_emulator_issuer_shape(host):
     authority = Authority.parse(f"https://{host}/{TID}", "ciam")
-    with pytest.raises(InvalidToken, match="discovery issuer"):
+    with pytest.raises(UntrustedDiscovery, match="discovery issuer"):
         check_discovery_issuer(f"https://{TID}.{host}/{TID}/v2.0", authority, [TID])
     settings, report = config.environment_posture({**CIAM_PRODUCTION, "ENTRA_AUTHORITY": f"https://{host}/{TID}",
                                                    "ENTRA_AUTHORITY_KIND": "ciam"})
