@@ -119,11 +119,20 @@ def banner(app_url: str, spa_origin: str, emulator: EmulatorServer, redis_url: s
         "",
         "  Customers sign up on the emulator's sign-in page, or sign in as:" if external else
         "  Sign in as (no password, pick on the emulator's page):",
-        *(f"    {u.username:<26} {u.name}{'  [' + ', '.join(u.roles) + ']' if u.roles else ''}" for u in users),
+        *(f"    {u.username:<26} {u.name}{_access(emulator, u)}" for u in users),
         "",
         "  Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
+
+
+def _access(emulator: EmulatorServer, user) -> str:
+    """``  [Orders.Admin]`` for an app role, ``  [Orders.Admin via Orders-Approvers]`` for a mapped group
+    (nested memberships included, as GROUP_ROLES resolves them)."""
+    granted = list(user.roles)
+    for group in emulator.emulator.issuer.groups.transitive_groups(user.oid):
+        granted += [f"{role} via {group.display_name}" for role in group.app_group_roles]
+    return f"  [{', '.join(granted)}]" if granted else ""
 
 
 if __name__ == "__main__":

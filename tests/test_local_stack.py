@@ -79,6 +79,8 @@ def test_run_command_brings_the_stack_up_and_ctrl_c_stops_it(fresh_clone):
                        "--spa-port", str(spa_port), drop_env=("API_CORS_ORIGINS",)) as (proc, text):
         assert f"http://localhost:{app_port}" in text, text
         assert "megan@contoso.example" in text and "adele@contoso.example" in text
+        # Who may open /admin, and why: an app role, or a group GROUP_ROLES maps (nina's through a nested group).
+        assert re.search(r"nina@contoso\.example +Nina Petrova +\[Orders\.Admin via Orders-Approvers\]", text), text
         ca = fresh_clone / "instance" / "entra-emulator" / "ca.pem"
         assert ca.is_file(), "the emulator generated its CA inside the clone's ignored instance folder"
 
