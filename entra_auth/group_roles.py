@@ -73,12 +73,17 @@ def describe_group_roles(group_roles: GroupRoles) -> str:
 
 
 def has_groups_overage(claims: Mapping) -> bool:
-    """Whether the token says its groups are elsewhere: ``_claim_names`` names ``groups``.
+    """Whether the token says its groups are elsewhere: ``_claim_names`` names ``groups``, or ``hasgroups``.
 
     ``_claim_names`` is a JSON object in the token; a token that carries it as
     JSON text is parsed, never searched as a string (a value that merely
-    contains "groups" is no marker).
+    contains "groups" is no marker). ``hasgroups: true`` stands in for both the
+    claim and the marker in a token from the implicit grant past six groups
+    (access-token claims reference, ``hasgroups``): read as "no groups", it
+    would refuse a member as if they were none.
     """
+    if claims.get("hasgroups") is True:
+        return True
     names = claims.get("_claim_names")
     if isinstance(names, str):
         try:

@@ -47,3 +47,41 @@ def test_reading_ones_own_order_never_waits_on_graph(api, tokens, control):
         clear_faults(control)
     # With Graph back, the administrator (through the nested Orders-Approvers group) reads it.
     assert api.get(f"/api/orders/{others}", headers=bearer(nestor)).status_code == 200
+
+
+def _implicit_flow_shape(claims: dict) -> dict:
+    """The claims as an implicit-grant token carries them past six groups: ``hasgroups`` in place of both the
+    ``groups`` claim and the overage marker (access-token claims reference, ``hasgroups``)."""
+    shaped = {k: v for k, v in claims.items() if k not in ("groups", "_claim_names", "_claim_sources")}
+    shaped["hasgroups"] = True
+    return shaped
+
+
+@pytest.mark.parametrize("user, expected", [(NESTOR, 200), (MEGAN, 403)], ids=["member", "not-a-member"])
+def test_hasgroups_is_resolved_through_graph(api, tokens, control, resign, user, expected):
+    """``hasgroups: true`` says the groups did not fit in the token: Graph is asked (once), and its answer
+    decides; never read as "in no group" (a member refused as if they were not one)."""
+    token = resign(_implicit_flow_shape(claims_of(tokens.sign_in(user)["access_token"])))
+    since = control.last_seq()
+    for _ in range(2):
+        answer = api.get(TENANT_VIEW, headers=bearer(token))
+        assert answer.status_code == expected, answer.get_json()
+    assert len(membership_lookups(control, since)) == 1
+
+
+def test_hasgroups_that_graph_cannot_answer_is_503(api, tokens, control, resign):
+    token = resign(_implicit_flow_shape(claims_of(tokens.sign_in(NESTOR)["access_token"])))
+    control.fault("graph", status=503)
+    try:
+        failed = api.get(TENANT_VIEW, headers=bearer(token))
+        assert failed.status_code == 503 and failed.headers["Retry-After"] == "5"
+    finally:
+        clear_faults(control)
+
+
+@pytest.mark.parametrize("value", [False, "true", 1], ids=["false", "text", "number"])
+def test_only_a_boolean_true_hasgroups_is_a_marker(api, tokens, control, resign, value):
+    claims = {**_implicit_flow_shape(claims_of(tokens.sign_in(NESTOR)["access_token"])), "hasgroups": value}
+    since = control.last_seq()
+    assert api.get(TENANT_VIEW, headers=bearer(resign(claims))).status_code == 403
+    assert membership_lookups(control, since) == []
