@@ -53,7 +53,9 @@ class NotJsonAnswer(requests.RequestException):
 def is_json_object(response: requests.Response) -> bool:
     try:
         return isinstance(json.loads(response.content), dict)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested deeper than the parser recurses (a few hundred KB of "[") is no
+        # answer of Entra's or Graph's, and must be the caller's outage, not an unhandled 500.
         return False
 
 

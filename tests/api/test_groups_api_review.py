@@ -6,6 +6,10 @@ The emulator's manifest is described in tests/web/test_groups.py.
 
 from __future__ import annotations
 
+import http.server
+import ssl
+import threading
+
 import pytest
 
 from .conftest import READ_WRITE
@@ -85,3 +89,52 @@ def test_only_a_boolean_true_hasgroups_is_a_marker(api, tokens, control, resign,
     since = control.last_seq()
     assert api.get(TENANT_VIEW, headers=bearer(resign(claims))).status_code == 403
     assert membership_lookups(control, since) == []
+
+
+class _StandInGraph(http.server.BaseHTTPRequestHandler):
+    """Answers getMemberObjects with ``body`` (status 200, JSON content type), and counts."""
+
+    body = b""
+    hits: list[str] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        type(self).hits.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))  # unread, a close could cut our answer
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stand_in_graph(emulator):
+    """An HTTPS server (trusted as the emulator's CA is) put at GRAPH_API_BASE_URL: whatever stands where the
+    app looks for Graph (a proxy, a misbehaving gateway) and answers 200 with a body of its choosing."""
+    _StandInGraph.hits = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StandInGraph)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(emulator.emulator.ca.server_certificate(["127.0.0.1", "localhost"])))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/v1.0", _StandInGraph
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_deeply_nested_graph_answer_is_503_not_500(make_app, tokens, stand_in_graph, redis_client):
+    """JSON nested past Python's recursion limit (a few hundred kilobytes) raised RecursionError out of the
+    membership lookup: a 500, where an answer that is not Graph's is an outage (503, Retry-After)."""
+    base_url, graph = stand_in_graph
+    depth = 100_000
+    graph.body = b'{"value": ' + b"[" * depth + b"]" * depth + b"}"
+    api = make_app(ENABLED_BLUEPRINTS=["api"], GRAPH_API_BASE_URL=base_url).test_client()
+    token = tokens.sign_in(NESTOR)["access_token"]
+    answer = api.get(TENANT_VIEW, headers=bearer(token))
+    assert graph.hits == ["/v1.0/me/getMemberObjects"]
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.get_json()["error"] == "temporarily_unavailable"
+    assert redis_client.keys("groups:api:*") == []
