@@ -95,12 +95,16 @@ class _StandInGraph(http.server.BaseHTTPRequestHandler):
     """Answers getMemberObjects with ``body`` (status 200, JSON content type), and counts."""
 
     body = b""
+    status = 200
+    location: str | None = None
     hits: list[str] = []
 
     def do_POST(self):  # noqa: N802 - http.server's name
         type(self).hits.append(self.path)
         self.rfile.read(int(self.headers.get("Content-Length") or 0))  # unread, a close could cut our answer
-        self.send_response(200)
+        self.send_response(self.status)
+        if self.location:
+            self.send_header("Location", self.location)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
@@ -114,7 +118,7 @@ class _StandInGraph(http.server.BaseHTTPRequestHandler):
 def stand_in_graph(emulator):
     """An HTTPS server (trusted as the emulator's CA is) put at GRAPH_API_BASE_URL: whatever stands where the
     app looks for Graph (a proxy, a misbehaving gateway) and answers 200 with a body of its choosing."""
-    _StandInGraph.hits = []
+    _StandInGraph.hits, _StandInGraph.status, _StandInGraph.location = [], 200, None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StandInGraph)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(emulator.emulator.ca.server_certificate(["127.0.0.1", "localhost"])))
@@ -137,4 +141,20 @@ def test_a_deeply_nested_graph_answer_is_503_not_500(make_app, tokens, stand_in_
     assert graph.hits == ["/v1.0/me/getMemberObjects"]
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
     assert answer.get_json()["error"] == "temporarily_unavailable"
+    assert redis_client.keys("groups:api:*") == []
+
+
+def test_a_redirect_from_graph_is_never_followed(make_app, tokens, control, stand_in_graph, redis_client):
+    """Whatever answers at GRAPH_API_BASE_URL with a 307 to another host (here the emulator's real Graph, which
+    would grant the role) gets no bearer token sent there: the lookup is an outage (503), nothing cached."""
+    base_url, graph = stand_in_graph
+    graph.status, graph.location = 307, f"{control.base.rsplit('/', 1)[0]}/v1.0/me/getMemberObjects"
+    graph.body = b"{}"
+    api = make_app(ENABLED_BLUEPRINTS=["api"], GRAPH_API_BASE_URL=base_url).test_client()
+    token = tokens.sign_in(NESTOR)["access_token"]
+    since = control.last_seq()
+    answer = api.get(TENANT_VIEW, headers=bearer(token))
+    assert graph.hits == ["/v1.0/me/getMemberObjects"]
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert [e for e in control.requests(since) if e["path"] == MEMBER_OBJECTS] == []
     assert redis_client.keys("groups:api:*") == []
