@@ -22,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import app_commands
 import config
+import csrf_tokens
 import http_hardening
 import logging_setup
 from blueprints import api, auth, error_pages, health, spa, web, web_errors
@@ -55,6 +56,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         web_errors.guard_session(app)
     http_hardening.init_app(app)
     csrf = CSRFProtect(app)
+    csrf_tokens.init_app(app)  # a page's token signed once per session secret, not per page
     _register_error_pages(app)
 
     app.register_blueprint(health.bp)

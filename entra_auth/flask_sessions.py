@@ -86,6 +86,7 @@ class EntraSession(ServerSideSession):
     unavailable = False
     stored = False
     ended_elsewhere = False
+    sessionless = False
     store_id: str | None = None
 
 
@@ -139,7 +140,7 @@ class EntraSessionInterface(RedisSessionInterface):
     # -- opening -------------------------------------------------------------------------------
     def open_session(self, app: Flask, request: Request) -> EntraSession:
         if request.path.startswith(SESSIONLESS_PREFIXES):
-            return self._new()
+            return self._sessionless()
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid:
             return self._new()
@@ -164,6 +165,17 @@ class EntraSessionInterface(RedisSessionInterface):
 
     def _new(self) -> EntraSession:
         return self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)
+
+    def _sessionless(self) -> EntraSession:
+        """An empty session that is never saved: no id drawn, no cookie, no ``Vary: Cookie``.
+
+        Every call the web tier makes to its own API in-process is such a request: saving
+        nothing there is what keeps them cheap (bench/run), and it keeps a write by mistake
+        from replacing the browser's session cookie with a new, empty one.
+        """
+        session = self.session_class()
+        session.sessionless = True
+        return session
 
     def _read(self, sid: str) -> tuple[str, dict | None] | None:
         """The stored session this cookie value names, as (its key, its data or None when refused).
@@ -224,7 +236,7 @@ class EntraSessionInterface(RedisSessionInterface):
         return not getattr(session, "ended_elsewhere", False) and super().should_set_cookie(app, session)
 
     def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
-        if getattr(session, "unavailable", False):
+        if getattr(session, "unavailable", False) or getattr(session, "sessionless", False):
             return
         if not session:
             if session.modified:  # ended by this request (sign-out, timeout, refused payload)
@@ -237,6 +249,12 @@ class EntraSessionInterface(RedisSessionInterface):
             now = time.time()
             session["_created"] = now
             session["_seen"] = now
+        if not session.modified:
+            # Flask-Session's answer for an unchanged session (nothing stored, no cookie), without
+            # the keyed hash of the cookie value it would compute first and not use.
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
         super().save_session(app, session, response)
         if getattr(session, "ended_elsewhere", False):
             self._delete_cookie(app, response)

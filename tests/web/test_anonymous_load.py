@@ -300,7 +300,25 @@ def test_the_limiter_adds_no_work_to_requests_that_start_no_sign_in(emulator, re
     limiter = app.extensions["entra_auth.rate_limits"].limiter
     assert not [f for f in app.before_request_funcs[None] if getattr(f, "__self__", None) is limiter]
     assert not [f for f in app.after_request_funcs[None] if limiter in getattr(f, "args", ())]
+    assert not [f for f in app.teardown_request_funcs.get(None, []) if getattr(f, "__self__", None) is limiter]
     client = app.test_client(use_cookies=False)
     for _ in range(3):
         assert client.get("/healthz").status_code == 200
     assert redis_client.keys("ratelimit:*") == [], "a request that starts no sign-in counts nothing"
+
+
+def test_a_refusal_leaves_no_limit_state_for_the_next_request(start_app, redis_client):
+    """Without Flask-Limiter's teardown reset: its per-request state lives on the request context."""
+    live = start_app(SIGNIN_RATE_LIMIT="1 per minute")
+    limiter = live.app.extensions["entra_auth.rate_limits"].limiter
+    seen = []
+
+    @live.app.teardown_request
+    def _after(_exc):
+        seen.append(limiter.current_limit)
+
+    client = live.app.test_client(use_cookies=False)
+    assert [client.get("/auth/login").status_code for _ in range(2)] == [302, 429]
+    assert seen[-1] is not None, "the refused request knew its limit"
+    assert client.get("/healthz").status_code == 200
+    assert seen[-1] is None, "the refused request's limit is not the next request's"
