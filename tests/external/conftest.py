@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from localdev.external_tenant import external_tenant_settings
-from tests.conftest import LIVE_APP_PORTS, LIVE_APP_URLS, app_settings
-from tests.web.conftest import LiveApp, new_browser, sign_in  # noqa: F401  (fixtures and helpers reused)
+from tests.conftest import app_settings
+from tests.web.conftest import LiveApp, live_apps, new_browser, sign_in  # noqa: F401  (fixtures and helpers reused)
 
 
 def customers_settings(emulator, redis_url: str, **overrides) -> dict:
@@ -29,23 +29,12 @@ def make_customers_app(emulator, redis_server, redis_client):
 @pytest.fixture
 def start_live(emulator, redis_server, redis_client):
     """Serve apps over HTTPS on the ports the emulator registered: ``start(external=True, **overrides)``."""
-    from app import create_app
 
-    started: list[LiveApp] = []
-    cert_path = str(emulator.emulator.ca.server_certificate(["127.0.0.1", "localhost", "::1"]))
+    def settings_for(*, external: bool = True, **overrides) -> dict:
+        return (customers_settings if external else app_settings)(emulator, redis_server, **overrides)
 
-    def start(*, external: bool = True, **overrides) -> LiveApp:
-        index = len(started)
-        overrides = {"PUBLIC_BASE_URL": LIVE_APP_URLS[index], **overrides}
-        settings = (customers_settings(emulator, redis_server, **overrides) if external
-                    else app_settings(emulator, redis_server, **overrides))
-        live = LiveApp(create_app(settings), LIVE_APP_PORTS[index], cert_path)
-        started.append(live)
-        return live
-
-    yield start
-    for live in started:
-        live.stop()
+    with live_apps(emulator, settings_for) as start:
+        yield start
 
 
 @pytest.fixture

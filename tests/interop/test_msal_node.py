@@ -8,10 +8,8 @@ never a token). Node and npm are required: a missing toolchain fails here, it is
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -31,9 +29,9 @@ from tests.conftest import (
     Control,
     sign_in_with_msal,
 )
+from tests.node_packages import node_with_locked_packages
 
 NODE_DIR = ROOT / "interop" / "msal-node"
-INSTALL_STAMP = NODE_DIR / "node_modules" / ".installed-lock-sha256"
 MEGAN = "megan@contoso.example"
 MEGAN_OID = "a0000001-0000-4000-8000-000000000001"
 ADELE = "adele@contoso.example"
@@ -44,19 +42,9 @@ TOKEN_GRANTS = ("client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bear
 
 
 def _node() -> str:
-    """node, with interop/msal-node's locked dependencies installed (npm ci, once per lockfile)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("MSAL Node interop needs `node` (>= 20) and `npm` on PATH; install them (Debian: apt-get install "
-                    "nodejs npm, as .ci/run does). Not skipped: this is the emulator's check against a second "
-                    "Microsoft library.")
-    lock = hashlib.sha256((NODE_DIR / "package-lock.json").read_bytes()).hexdigest()
-    if not INSTALL_STAMP.exists() or INSTALL_STAMP.read_text() != lock:
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True,
-                              timeout=600)
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        INSTALL_STAMP.write_text(lock)
-    return node
+    """node, with interop/msal-node's locked dependencies installed (npm ci, once per lockfile). Not skipped
+    without Node: this is the emulator's check against a second Microsoft library."""
+    return node_with_locked_packages(NODE_DIR, "MSAL Node interop")
 
 
 def _logged(run, correlation_id: str) -> list[dict]:

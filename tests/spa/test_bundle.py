@@ -8,19 +8,17 @@ required (.ci/run installs them): a missing toolchain fails, it is not skipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.node_packages import node_with_locked_packages
 
 SPA_DIR = ROOT / "spa"
 BUNDLE = ROOT / "static" / "spa" / "orders-spa.js"
-INSTALL_STAMP = SPA_DIR / "node_modules" / ".installed-lock-sha256"
 
 
 def _locked(package: str) -> dict:
@@ -30,17 +28,7 @@ def _locked(package: str) -> dict:
 @pytest.fixture(scope="module")
 def node() -> str:
     """node, with spa/'s locked dependencies installed (npm ci, once per lockfile)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("The SPA's build check needs `node` (>= 20) and `npm` on PATH; install them (Debian: apt-get "
-                    "install nodejs npm, as .ci/run does).")
-    lock = hashlib.sha256((SPA_DIR / "package-lock.json").read_bytes()).hexdigest()
-    if not INSTALL_STAMP.exists() or INSTALL_STAMP.read_text() != lock:
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SPA_DIR, capture_output=True, text=True,
-                              timeout=600)
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        INSTALL_STAMP.write_text(lock)
-    return node
+    return node_with_locked_packages(SPA_DIR, "The SPA's build check")
 
 
 def test_the_committed_bundle_is_what_the_lockfile_builds(node, tmp_path):

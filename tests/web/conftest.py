@@ -5,8 +5,11 @@ that follows the real redirects and posts the emulator's pages."""
 
 from __future__ import annotations
 
+import functools
 import ssl
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -45,25 +48,34 @@ class LiveApp:
         self._thread.join(timeout=5)
 
 
-@pytest.fixture
-def start_app(emulator, redis_server, redis_client):
-    """Start app instances (up to three at once) on the ports the emulator knows."""
+@contextmanager
+def live_apps(emulator, settings_for: Callable[..., dict]) -> Iterator[Callable[..., LiveApp]]:
+    """``start(**overrides)`` serves an app (up to three at once) over HTTPS on the ports the emulator knows,
+    with ``settings_for(PUBLIC_BASE_URL=<its URL>, **overrides)``; all are stopped on the way out."""
     from app import create_app
 
     started: list[LiveApp] = []
     cert_path = str(emulator.emulator.ca.server_certificate(["127.0.0.1", "localhost", "::1"]))
 
     def start(**overrides) -> LiveApp:
-        port = LIVE_APP_PORTS[len(started)]
-        app = create_app(app_settings(emulator, redis_server, PUBLIC_BASE_URL=LIVE_APP_URLS[len(started)],
-                                      **overrides))
-        live = LiveApp(app, port, cert_path)
+        index = len(started)
+        settings = settings_for(**{"PUBLIC_BASE_URL": LIVE_APP_URLS[index], **overrides})
+        live = LiveApp(create_app(settings), LIVE_APP_PORTS[index], cert_path)
         started.append(live)
         return live
 
-    yield start
-    for live in started:
-        live.stop()
+    try:
+        yield start
+    finally:
+        for live in started:
+            live.stop()
+
+
+@pytest.fixture
+def start_app(emulator, redis_server, redis_client):
+    """Start app instances (up to three at once) on the ports the emulator knows."""
+    with live_apps(emulator, functools.partial(app_settings, emulator, redis_server)) as start:
+        yield start
 
 
 @pytest.fixture
