@@ -238,3 +238,32 @@ def test_every_session_of_the_user_ends_and_other_users_keep_theirs(live, new_br
     assert len(redis_client.keys("session:*")) == 1, "only Adele's session is left"
     page = adele.http.get(f"{live.url}/profile", allow_redirects=False)
     assert page.status_code == 200 and "Adele Vance" in page.text, "another user's session is not touched"
+
+
+def test_a_refresh_meeting_an_untrusted_discovery_document_is_an_outage_not_a_switch(live, user_browser, control,
+                                                                                    redis_client, short_tokens,
+                                                                                    caplog):
+    """The discovery document now names an issuer of another kind (a tampered or mismatched provider): the
+    refreshed ID token cannot be judged. That is the provider's fault, not the user's: the page answers 503,
+    the session lives on, no security event claims an identity switch, and the page works again once the
+    provider's own document is back."""
+    sign_in(user_browser, live, MEGAN, "/orders")
+    sessions = redis_client.keys("session:*")
+    assert sessions
+    metadata = live.app.extensions["entra_auth"].metadata
+    document = metadata.get()
+    customers = "33333333-3333-4333-8333-333333333333"  # an External ID tenant's issuer, for a workforce authority
+    metadata._document = {**document, "issuer": f"https://{customers}.localhost:1/{customers}/v2.0"}
+    mark = control.last_seq()
+    try:
+        with caplog.at_level(logging.INFO):
+            response = user_browser.http.get(f"{live.url}/orders", allow_redirects=False)
+        assert [e["status"] for e in refresh_answers(control, mark)] == [200], "the page refreshed"
+        assert response.status_code == 503 and response.headers.get("Retry-After"), response.status_code
+        assert redis_client.keys("session:*") == sessions, "the session was not ended"
+        assert not [r for r in caplog.records
+                    if r.name == "entra_auth.security" and "refresh refused" in r.getMessage()]
+    finally:
+        metadata._document = document
+    again = user_browser.http.get(f"{live.url}/orders", allow_redirects=False)
+    assert again.status_code == 200 and "Megan" in again.text
